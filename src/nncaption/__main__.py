@@ -1,0 +1,3 @@
+from nncaption.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,144 @@
+"""`nncaption check MODEL.py`: the static verdict, then the behavioural checks in a child process.
+
+Exit status: 0 when the file is valid, 1 when it is invalid, 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from nncaption.codegen.validate import Violation, status_for, validate_source
+from nncaption.contract import DEFAULT_PARAM_BUDGET
+from nncaption.sandbox import SandboxLimits, run_in_sandbox
+from nncaption.sandbox.outcome import classify_failure
+from nncaption.status import Status
+from nncaption.trial.check_child import DEFAULT_REQUEST
+
+CHILD_ENTRY = "nncaption.trial.check_child"
+JSON_SCHEMA_VERSION = 1
+EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        help="validate a model file against the Net API and run the behavioural checks",
+        description=__doc__.splitlines()[0],
+    )
+    parser.add_argument("model", metavar="MODEL.py", help="the model file to check")
+    parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    parser.add_argument("--no-run", action="store_true", help="static validation only; do not build the model")
+    parser.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
+                        help="wall-clock limit of the behavioural checks, in seconds (default: 120)")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_REQUEST["batch_size"], help="images in the batch")
+    parser.add_argument("--image-size", type=int, default=DEFAULT_REQUEST["image_size"], help="image side, in pixels")
+    parser.add_argument("--vocab-size", type=int, default=DEFAULT_REQUEST["vocab_size"],
+                        help="vocabulary size, special tokens included")
+    parser.add_argument("--seq-len", type=int, default=DEFAULT_REQUEST["seq_len"],
+                        help="caption length in tokens, <SOS> and <EOS> included")
+    parser.add_argument("--param-budget", type=int, default=DEFAULT_PARAM_BUDGET, help="maximum parameter count")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic batch")
+    parser.set_defaults(run=run)
+
+
+def _usage_problem(args: argparse.Namespace) -> str | None:
+    path = Path(args.model)
+    if not path.is_file():
+        return f"model file {path} not found; pass the path of a Python model file"
+    if args.vocab_size < 5:
+        return f"--vocab-size must be at least 5 (4 special tokens and a word), got {args.vocab_size}"
+    if args.seq_len < 4:
+        return f"--seq-len must be at least 4 tokens, got {args.seq_len}"
+    if args.batch_size < 1 or args.image_size < 8 or args.timeout <= 0 or args.param_budget < 1:
+        return "--batch-size, --param-budget and --timeout must be positive and --image-size at least 8"
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    problem = _usage_problem(args)
+    if problem:
+        print(f"nncaption check: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+
+    path = Path(args.model)
+    violations = validate_source(path.read_bytes(), path.name)
+    status = status_for(violations)
+    behaviour: dict[str, Any] = {"ran": False, "checks": [], "message": None, "seconds": 0.0}
+    if status is not None:
+        behaviour["message"] = "not run: the static validation failed"
+    elif args.no_run:
+        behaviour["message"] = "not run: --no-run"
+    else:
+        behaviour = _run_behaviour(path, args)
+        status = behaviour.pop("status")
+
+    report = {
+        "schema_version": JSON_SCHEMA_VERSION,
+        "file": str(path),
+        "valid": status is None,
+        "status": status.value if status is not None else None,
+        "violations": [v.to_dict() for v in violations],
+        "behaviour": behaviour,
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        _print_text(path, violations, report)
+    return EXIT_VALID if status is None else EXIT_INVALID
+
+
+def _run_behaviour(path: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Run the behavioural checks in a sandboxed child; return checks, status and message."""
+    request = {
+        **DEFAULT_REQUEST,
+        "model_path": "model.py",
+        "batch_size": args.batch_size,
+        "image_size": args.image_size,
+        "vocab_size": args.vocab_size,
+        "seq_len": args.seq_len,
+        "seed": args.seed,
+        "param_budget": args.param_budget,
+    }
+    with tempfile.TemporaryDirectory(prefix="nncaption-check-") as workdir:
+        shutil.copyfile(path, Path(workdir) / "model.py")
+        result = run_in_sandbox(CHILD_ENTRY, request, Path(workdir), SandboxLimits(wall_seconds=args.timeout))
+
+    checks = [_without_type(r) for r in result.records if r.get("type") == "check"]
+    final = next((r for r in result.records if r.get("type") == "result"), None)
+    status: Status | None = None
+    message = None
+    if final is None:
+        status, message = classify_failure(result)
+    elif not final.get("passed"):
+        failed = next((c for c in checks if not c.get("passed") and c.get("severity") == "error"), {})
+        status = Status.BUILD_ERROR if failed.get("name") == "build" else Status.SMOKE_FAILED
+        message = f"{failed.get('name', 'unknown check')}: {failed.get('message', 'no message')}"
+    return {"ran": True, "checks": checks, "message": message, "seconds": round(result.seconds, 3), "status": status}
+
+
+def _without_type(record: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in record.items() if key != "type"}
+
+
+def _print_text(path: Path, violations: list[Violation], report: dict[str, Any]) -> None:
+    for v in violations:
+        prefix = "warning: " if v.severity == "warning" else ""
+        print(f"{path}:{v.line}:{v.col} {v.rule} {prefix}{v.message}")
+        print(f"    hint: {v.hint}")
+    behaviour = report["behaviour"]
+    for check in behaviour["checks"]:
+        verdict = "passed" if check.get("passed") else ("FAILED" if check.get("severity") == "error" else "warning")
+        seconds = float(check.get("seconds") or 0.0)
+        print(f"check {check.get('name', '?'):<22} {verdict:<7} {seconds:7.3f} s  {check.get('message', '')}")
+    if behaviour["message"]:
+        print(f"behaviour: {behaviour['message']}")
+    errors = sum(v.severity == "error" for v in violations)
+    warnings = len(violations) - errors
+    verdict = "valid" if report["valid"] else f"invalid ({report['status']})"
+    print(f"{path}: {verdict}; {errors} static error(s), {warnings} warning(s)")

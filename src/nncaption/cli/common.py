@@ -1,0 +1,23 @@
+"""Options and helpers shared by several subcommands."""
+
+from __future__ import annotations
+
+import argparse
+
+from nncaption.config import RunConfig, load_config
+
+
+def add_config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="YAML run configuration")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one config value (repeatable), e.g. --set trial.epochs=2",
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    return load_config(args.config, args.overrides)

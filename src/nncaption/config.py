@@ -1,0 +1,168 @@
+"""Run configuration: dataclasses loaded from YAML, overridden by --set section.key=value.
+
+Unknown sections and keys are errors, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nncaption.errors import ConfigError
+
+
+@dataclass
+class DataConfig:
+    source: str = "synthetic"  # synthetic | coco | karpathy
+    root: str | None = None  # COCO layout root (annotations/, train2017/, val2017/)
+    year: int = 2017
+    split_file: str | None = None  # Karpathy-style dataset_*.json
+    image_root: str | None = None
+    cache_dir: str = "~/.cache/nncaption"
+    image_size: int = 32  # side of the square images the models see, in pixels
+    max_len: int = 20  # caption tokens kept, not counting <SOS> and <EOS>
+    min_count: int = 5  # words seen fewer times in training captions map to <UNK>
+    val_images: int = 0  # 0 means the whole split; otherwise a seeded subset
+    test_images: int = 0
+    synthetic_images: int = 3000  # images in the built-in synthetic set, all splits
+    synthetic_size: int = 64  # side of the synthetic images on disk, in pixels
+    synthetic_seed: int = 0
+
+
+@dataclass
+class GeneratorConfig:
+    kind: str = "composer"
+    seed: int = 0
+    # LLM generators (kind openai | hf | replay). Nothing connects anywhere unless kind=openai,
+    # and then only to base_url.
+    base_url: str = "http://127.0.0.1:8000/v1"  # any OpenAI-compatible server (vLLM, Ollama, ...)
+    model: str = "deepseek-r1-0528-qwen3-8b"  # model name the server expects in requests
+    api_key_env: str = "NNCAPTION_API_KEY"  # environment variable holding the API key, if any
+    temperature: float = 0.6
+    top_p: float = 0.95
+    max_tokens: int = 16384  # completion tokens per request, reasoning included
+    request_timeout_s: float = 600.0  # one request, in seconds
+    retries: int = 4  # extra attempts after a rate limit, server error, timeout or dropped connection
+    backoff_s: float = 2.0  # first wait before a retry, in seconds; doubles each retry
+    concurrency: int = 2  # requests in flight at the same time
+    k: int = 5  # backbone snippets per prompt
+    snippet_chars: int = 2500  # size budget of one backbone snippet, in characters
+    base_model: str | None = None  # zoo captioner the prompt starts from; None picks one per candidate
+    template: str = "default"  # a packaged template name or a path to a template file
+    repair_template: str = "repair"  # template of the LLM repair rounds
+    replay_file: str | None = None  # JSONL of recorded replies (kind=replay)
+    record_file: str | None = None  # JSONL that every LLM call is appended to; replayable
+    hf_model_dir: str | None = None  # local transformers model directory (kind=hf)
+    hf_device: str = "cpu"  # torch device of the hf backend: cpu, cuda, cuda:1, ...
+    repair_rounds: int = 2  # LLM repair rounds on validator violations, per candidate
+    on_length: str = "continue"  # reply cut at max_tokens: continue | retry | accept
+    length_retry_factor: float = 2.0  # max_tokens multiplier when on_length=retry
+
+
+@dataclass
+class TrialConfig:
+    epochs: int = 4
+    batch_size: int = 32
+    max_decode_len: int = 16  # tokens the harness decodes per caption, <EOS> excluded
+    timeout_s: float = 300.0  # wall-clock limit of one trial, in seconds
+    threads: int = 1  # torch threads inside the trial process
+    seed: int = 0
+    param_budget: int = 0  # maximum parameters of a candidate; 0 means the contract's default
+
+
+@dataclass
+class SearchConfig:
+    candidates: int = 10
+    workers: int = 2  # trials that run at the same time
+    seed: int = 0
+
+
+@dataclass
+class RunConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    trial: TrialConfig = field(default_factory=TrialConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
+    """Build a RunConfig from an optional YAML file, then apply `section.key=value` overrides."""
+    config = RunConfig()
+    if path is not None:
+        path = Path(path)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise ConfigError(f"config file {path} must hold a mapping of sections, found {type(raw).__name__}")
+        for section, values in raw.items():
+            if not isinstance(values, dict):
+                raise ConfigError(f"config section {section!r} in {path} must be a mapping")
+            for key, value in values.items():
+                _assign(config, f"{section}.{key}", value, from_text=False)
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"--set expects section.key=value, got {item!r}")
+        dotted, text = item.split("=", 1)
+        _assign(config, dotted.strip(), text, from_text=True)
+    return config
+
+
+def _assign(config: RunConfig, dotted: str, value: Any, *, from_text: bool) -> None:
+    parts = dotted.split(".")
+    if len(parts) != 2:
+        raise ConfigError(f"config key {dotted!r} must have the form section.key")
+    section_name, key = parts
+    sections = {f.name: f for f in dataclasses.fields(config)}
+    if section_name not in sections:
+        raise ConfigError(f"unknown config section {section_name!r}; known sections: {', '.join(sections)}")
+    section = getattr(config, section_name)
+    fields = {f.name: f for f in dataclasses.fields(section)}
+    if key not in fields:
+        raise ConfigError(
+            f"unknown config key {dotted!r}; keys of {section_name!r}: {', '.join(fields)}"
+        )
+    hint = typing.get_type_hints(type(section))[key]
+    setattr(section, key, _coerce(dotted, value, hint, from_text=from_text))
+
+
+def _coerce(dotted: str, value: Any, hint: Any, *, from_text: bool) -> Any:
+    """Convert a YAML value or a --set string to the field's declared type."""
+    allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    if from_text and isinstance(value, str):
+        if type(None) in allowed and value.strip().lower() in ("none", "null", "~", ""):
+            return None
+        value = yaml.safe_load(value) if value.strip() else value
+    if value is None and type(None) in allowed:
+        return None
+    for kind in allowed:
+        if kind is type(None):
+            continue
+        if kind is bool and isinstance(value, bool):
+            return value
+        if kind is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if kind is str and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        if typing.get_origin(kind) is list and isinstance(value, list):
+            return list(value)
+    names = " or ".join(getattr(k, "__name__", str(k)) for k in allowed)
+    raise ConfigError(f"config key {dotted!r} expects {names}, got {value!r}")
+
+
+def dump_config(config: RunConfig, path: Path) -> None:
+    path.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")

@@ -1,0 +1,1 @@
+"""Caption data: sources in standard layouts, the synthetic set, the preprocessed cache, the loader."""

@@ -1,0 +1,260 @@
+"""The built-in synthetic captioning set, written in the real COCO layout.
+
+Each image is a scene of one to three coloured shapes on a noisy background, placed in
+the cells of a 3x3 grid. Each image gets five captions from a small grammar with
+synonyms, several sentence forms, spatial relations ("to the left of", "above") and
+counts. Colour must be bound to the right shape and position, so a model that pools the
+image into one vector loses information that a model with spatial features keeps.
+
+Output layout (what `nncaption.data.coco` reads for real COCO):
+    annotations/captions_train2017.json, annotations/captions_val2017.json,
+    train2017/*.png, val2017/*.png, dataset_synthetic.json (Karpathy-style splits).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from nncaption.errors import DataError
+
+log = logging.getLogger(__name__)
+
+COLOURS: dict[str, tuple[int, int, int]] = {
+    "red": (220, 40, 40),
+    "green": (40, 190, 60),
+    "blue": (50, 90, 230),
+    "yellow": (235, 220, 50),
+    "white": (240, 240, 240),
+    "purple": (160, 60, 200),
+}
+SHAPES = ("circle", "square", "triangle", "cross")
+SIZES = ("small", "large")
+ROWS = ("top", "middle", "bottom")
+COLUMNS = ("left", "center", "right")
+
+# Synonyms with their sampling weights: the first word is the most common one.
+SIZE_WORDS = {"small": (("small", 6), ("little", 3), ("tiny", 1)), "large": (("large", 6), ("big", 4))}
+SHAPE_PLURALS = {"circle": "circles", "square": "squares", "triangle": "triangles", "cross": "crosses"}
+COUNT_WORDS = {1: "one", 2: "two", 3: "three"}
+TRAIN_FRACTION = 0.8  # of all images; the rest is val2017, split in half into val and test
+
+
+@dataclass(frozen=True)
+class SceneObject:
+    shape: str
+    colour: str
+    size: str
+    row: int
+    column: int
+
+
+# --- scenes and images -------------------------------------------------------------------
+
+
+def sample_scene(rng: random.Random) -> list[SceneObject]:
+    """One to three objects in distinct grid cells, sorted in reading order."""
+    count = rng.choices((1, 2, 3), weights=(3, 4, 3))[0]
+    cells = rng.sample(range(9), count)
+    objects = [
+        SceneObject(rng.choice(SHAPES), rng.choice(list(COLOURS)), rng.choice(SIZES), cell // 3, cell % 3)
+        for cell in cells
+    ]
+    return sorted(objects, key=lambda o: (o.row, o.column))
+
+
+def render_scene(objects: list[SceneObject], size: int, rng: random.Random) -> Image.Image:
+    """Draw the scene on a dark, noisy background."""
+    base = rng.randint(10, 60)
+    noise = np.random.default_rng(rng.getrandbits(32)).integers(-12, 13, (size, size, 3))
+    pixels = np.clip(base + noise, 0, 255).astype(np.uint8)
+    image = Image.fromarray(pixels, "RGB")
+    draw = ImageDraw.Draw(image)
+    cell = size / 3
+    for obj in objects:
+        radius = cell * (0.27 if obj.size == "small" else 0.45)
+        jitter = cell / 2 - radius
+        cx = (obj.column + 0.5) * cell + rng.uniform(-jitter, jitter) * 0.6
+        cy = (obj.row + 0.5) * cell + rng.uniform(-jitter, jitter) * 0.6
+        _draw_shape(draw, obj.shape, cx, cy, radius, COLOURS[obj.colour])
+    return image
+
+
+def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, r: float, fill: tuple[int, int, int]) -> None:
+    if shape == "circle":
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=fill)
+    elif shape == "square":
+        side = r * 0.85
+        draw.rectangle((cx - side, cy - side, cx + side, cy + side), fill=fill)
+    elif shape == "triangle":
+        points = [(cx + r * math.cos(a), cy + r * math.sin(a)) for a in (-math.pi / 2, math.pi / 6, 5 * math.pi / 6)]
+        draw.polygon(points, fill=fill)
+    elif shape == "cross":
+        arm = r * 0.35
+        draw.rectangle((cx - r, cy - arm, cx + r, cy + arm), fill=fill)
+        draw.rectangle((cx - arm, cy - r, cx + arm, cy + r), fill=fill)
+    else:
+        raise ValueError(f"unknown shape {shape!r}")
+
+
+# --- captions ----------------------------------------------------------------------------
+
+
+def _weighted(rng: random.Random, options: tuple[tuple[str, int], ...]) -> str:
+    return rng.choices([w for w, _ in options], weights=[n for _, n in options])[0]
+
+
+def _noun_phrase(obj: SceneObject, rng: random.Random, with_size: bool) -> str:
+    words = [_weighted(rng, SIZE_WORDS[obj.size])] if with_size else []
+    return " ".join(["a", *words, obj.colour, obj.shape])
+
+
+def _place(obj: SceneObject, rng: random.Random) -> str:
+    row, column = ROWS[obj.row], COLUMNS[obj.column]
+    if row == "middle" and column == "center":
+        return rng.choice(("in the center", "in the middle"))
+    if row == "middle":
+        return f"on the {column}"
+    if column == "center":
+        return f"at the {row}"
+    return rng.choice((f"in the {row} {column} corner", f"at the {row} {column}"))
+
+
+def _relation(a: SceneObject, b: SceneObject, rng: random.Random) -> str:
+    """Where a is relative to b."""
+    options = []
+    if a.column != b.column:
+        options.append("to the left of" if a.column < b.column else "to the right of")
+    if a.row != b.row:
+        options.append("above" if a.row < b.row else "below")
+    return rng.choice(options)
+
+
+def _count_phrase(objects: list[SceneObject]) -> str:
+    shapes = {o.shape for o in objects}
+    if len(objects) > 1 and len(shapes) == 1:
+        return f"{COUNT_WORDS[len(objects)]} {SHAPE_PLURALS[objects[0].shape]}"
+    return f"{COUNT_WORDS[len(objects)]} shapes" if len(objects) > 1 else "one shape"
+
+
+def _one_object(objects: list[SceneObject], rng: random.Random) -> list[Callable[[], str]]:
+    (a,) = objects
+    return [
+        lambda: f"{_noun_phrase(a, rng, True)} {_place(a, rng)}",
+        lambda: f"there is {_noun_phrase(a, rng, True)} {_place(a, rng)}",
+        lambda: f"{_noun_phrase(a, rng, False)} {_place(a, rng)} of the image",
+        lambda: f"the image shows {_noun_phrase(a, rng, True)} {_place(a, rng)}",
+        lambda: f"a single {_weighted(rng, SIZE_WORDS[a.size])} {a.shape} colored {a.colour} {_place(a, rng)}",
+    ]
+
+
+def _two_objects(objects: list[SceneObject], rng: random.Random) -> list[Callable[[], str]]:
+    a, b = objects
+    return [
+        lambda: f"{_noun_phrase(a, rng, True)} {_relation(a, b, rng)} {_noun_phrase(b, rng, True)}",
+        lambda: f"{_noun_phrase(b, rng, True)} {_relation(b, a, rng)} {_noun_phrase(a, rng, True)}",
+        lambda: f"{_noun_phrase(a, rng, False)} and {_noun_phrase(b, rng, False)}",
+        lambda: f"{_count_phrase(objects)}: {_noun_phrase(a, rng, True)} and {_noun_phrase(b, rng, True)}",
+        lambda: f"there is {_noun_phrase(a, rng, False)} {_relation(a, b, rng)} {_noun_phrase(b, rng, False)}",
+    ]
+
+
+def _three_objects(objects: list[SceneObject], rng: random.Random) -> list[Callable[[], str]]:
+    a, b, c = objects
+    return [
+        lambda: f"{_noun_phrase(a, rng, False)}, {_noun_phrase(b, rng, False)} and {_noun_phrase(c, rng, False)}",
+        lambda: f"{_count_phrase(objects)}: {_noun_phrase(a, rng, True)}, {_noun_phrase(b, rng, True)} and {_noun_phrase(c, rng, True)}",
+        lambda: f"{_noun_phrase(a, rng, True)} {_relation(a, b, rng)} {_noun_phrase(b, rng, True)} and {_noun_phrase(c, rng, False)}",
+        lambda: f"{_noun_phrase(c, rng, False)} {_relation(c, a, rng)} {_noun_phrase(a, rng, False)} and {_noun_phrase(b, rng, False)}",
+        lambda: f"{_noun_phrase(a, rng, True)} {_place(a, rng)} with {_noun_phrase(b, rng, False)} and {_noun_phrase(c, rng, False)}",
+    ]
+
+
+def describe_scene(objects: list[SceneObject], rng: random.Random, count: int = 5) -> list[str]:
+    """`count` captions, each from a different sentence form while forms last."""
+    forms = (_one_object, _two_objects, _three_objects)[len(objects) - 1](objects, rng)
+    order = rng.sample(range(len(forms)), len(forms))
+    captions = [forms[order[i % len(forms)]]() for i in range(count)]
+    return [caption[0].upper() + caption[1:] + "." for caption in captions]
+
+
+# --- writing the data set ------------------------------------------------------------------
+
+
+def write_synthetic(out: Path, images: int = 3000, size: int = 64, seed: int = 0) -> dict[str, int]:
+    """Write the synthetic set under `out` in COCO layout and return image counts per split."""
+    if images < 10:
+        raise DataError(f"--images must be at least 10 so that every split gets images, got {images}")
+    if size < 24:
+        raise DataError(f"--size must be at least 24 pixels so that shapes stay recognisable, got {size}")
+    out = Path(out)
+    try:
+        for folder in ("annotations", "train2017", "val2017"):
+            (out / folder).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create the data set folders under {out}: {exc.strerror}") from exc
+
+    rng = random.Random(seed)
+    train_count = int(images * TRAIN_FRACTION)
+    val_count = images - train_count
+    records = {"train2017": [], "val2017": []}
+    karpathy = []
+    for image_id in range(1, images + 1):
+        folder = "train2017" if image_id <= train_count else "val2017"
+        objects = sample_scene(rng)
+        file_name = f"{image_id:012d}.png"
+        render_scene(objects, size, rng).save(out / folder / file_name, compress_level=1)
+        captions = describe_scene(objects, rng)
+        records[folder].append((image_id, file_name, captions))
+        split = "train" if folder == "train2017" else ("val" if image_id <= train_count + val_count // 2 else "test")
+        karpathy.append(_karpathy_entry(image_id, folder, file_name, captions, split))
+
+    for folder, items in records.items():
+        _write_json(out / "annotations" / f"captions_{folder}.json", _coco_captions(items, size, folder))
+    _write_json(out / "dataset_synthetic.json", {"dataset": "synthetic", "images": karpathy})
+    counts = {s: sum(1 for e in karpathy if e["split"] == s) for s in ("train", "val", "test")}
+    log.info("wrote the synthetic set to %s: %s", out, counts)
+    return counts
+
+
+def _coco_captions(items: list[tuple[int, str, list[str]]], size: int, folder: str) -> dict:
+    images, annotations = [], []
+    for image_id, file_name, captions in items:
+        images.append({"id": image_id, "file_name": file_name, "width": size, "height": size})
+        for caption in captions:
+            annotations.append({"id": image_id * 10 + len(annotations) % 10, "image_id": image_id, "caption": caption})
+    for index, annotation in enumerate(annotations, start=1):
+        annotation["id"] = index
+    info = {"description": f"nncaption synthetic shapes ({folder})", "version": "1"}
+    return {"info": info, "licenses": [], "images": images, "annotations": annotations}
+
+
+def _karpathy_entry(image_id: int, folder: str, file_name: str, captions: list[str], split: str) -> dict:
+    sentences = [
+        {"raw": c, "tokens": c.rstrip(".").lower().split(), "imgid": image_id - 1, "sentid": (image_id - 1) * 5 + i}
+        for i, c in enumerate(captions)
+    ]
+    return {
+        "filepath": folder,
+        "filename": file_name,
+        "imgid": image_id - 1,
+        "cocoid": image_id,
+        "split": split,
+        "sentences": sentences,
+        "sentids": [s["sentid"] for s in sentences],
+    }
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(json.dumps(payload), encoding="utf-8")
+    os.replace(temporary, path)

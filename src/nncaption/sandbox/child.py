@@ -1,0 +1,124 @@
+"""Child side of the sandbox: confine the process, then hand over to the entry module.
+
+Usage (by the runner only):
+    python -m nncaption.sandbox.child ENTRY_MODULE REQUEST_FILE CHANNEL_FD SETTINGS_JSON
+
+Order matters: the network namespace and the rlimits come first, then the preloaded modules
+(numpy, torch), then the seccomp filter and the audit-hook guard, and only then the entry
+module, which imports the candidate. Whatever happens afterwards, the process ends with `os._exit`, so a thread the
+candidate left running cannot keep it alive.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import sysconfig
+import threading
+import time
+import traceback
+from typing import Any
+
+from nncaption.sandbox.guard import Guard, enter_network_namespace
+from nncaption.sandbox.limits import apply_rlimits
+from nncaption.sandbox.seccomp import install_filter
+
+# Freed on MemoryError so that the error record can still be built and sent.
+MEMORY_RESERVE_BYTES = 8 * 1024 * 1024
+
+
+class Channel:
+    """JSON-lines writer on the pipe to the parent; safe to call from several threads."""
+
+    def __init__(self, fd: int) -> None:
+        self._file = os.fdopen(fd, "w", encoding="utf-8", buffering=1)
+        self._lock = threading.Lock()
+
+    def send(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, allow_nan=False, default=_jsonable) + "\n"
+        with self._lock:
+            self._file.write(line)
+            self._file.flush()
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _confine(settings: dict[str, Any], channel: Channel) -> dict[str, Any]:
+    """Apply network isolation, rlimits, preloads and the guard; return what was applied."""
+    started = time.monotonic()
+    namespace = enter_network_namespace() if settings["network_namespace"] else ""
+    apply_rlimits(settings["rlimits"])
+    for name in settings["preload"]:
+        importlib.import_module(name)
+    seccomp_error = install_filter() if settings["seccomp"] else "disabled in SandboxLimits"
+    if seccomp_error and settings["seccomp"]:
+        print(f"nncaption sandbox: seccomp filter not installed: {seccomp_error}", file=sys.stderr)
+    if settings["guard"]:
+        library_dirs = {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+        guard = Guard(settings["workdir"], settings["writable_paths"], channel.send, library_dirs)
+        guard.install()
+    return {
+        "type": "sandbox",
+        "network_namespace": namespace,
+        "guard": bool(settings["guard"]),
+        "seccomp": not seccomp_error,
+        "rlimits": settings["rlimits"],
+        "startup_seconds": round(time.monotonic() - started, 3),
+    }
+
+
+def _error_record(exc: BaseException) -> dict[str, Any]:
+    return {
+        "type": "error",
+        "error": type(exc).__name__,
+        "message": str(exc)[:2000],
+        "traceback": "".join(traceback.format_exception(exc))[-4000:],
+    }
+
+
+def _send_error(channel: Channel, exc: BaseException) -> None:
+    try:
+        channel.send(_error_record(exc))
+    except Exception as send_exc:  # the channel is closed or the record cannot be encoded
+        print(f"nncaption sandbox: cannot send the error record: {send_exc!r}", file=sys.stderr)
+        traceback.print_exception(exc, file=sys.stderr)
+
+
+def run(argv: list[str]) -> int:
+    entry, request_file, fd, settings_json = argv
+    channel = Channel(int(fd))
+    settings = json.loads(settings_json)
+    reserve = bytearray(MEMORY_RESERVE_BYTES)
+    try:
+        channel.send(_confine(settings, channel))
+        with open(request_file, encoding="utf-8") as handle:
+            request = json.load(handle)
+        module = importlib.import_module(entry)
+        module.main(request, channel)
+    except BaseException as exc:  # the trial boundary: every failure becomes a record
+        del reserve
+        _send_error(channel, exc)
+        return 1
+    return 0
+
+
+def main() -> None:
+    code = run(sys.argv[1:])
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # the candidate closed or broke its own output stream
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The run loop: proposals, validation, deduplication, trials, resume."""

@@ -1,0 +1,86 @@
+"""Build a zoo file's model once on the CPU to measure its size and feature shape.
+
+Which model is counted in `ZooEntry.params`:
+- a backbone with `Features`: `Features(3, DEFAULT_WIDTH)`, the part an encoder reuses;
+- a backbone without it (for instance a LEMUR classification file): `Net` for 10 classes;
+- a captioner: `Net` for a 500-word vocabulary and 32×32 images.
+A probe that fails leaves the numbers empty and stores the error in `probe_error`,
+so one broken user file never hides the rest of the zoo.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+import torch
+
+from nncaption.zoo.registry import (
+    PROBE_IMAGE_SIZE,
+    PROBE_NUM_CLASSES,
+    PROBE_PRM,
+    PROBE_VOCAB_SIZE,
+    ZooEntry,
+    load_module,
+)
+
+log = logging.getLogger(__name__)
+
+_CACHE: dict[tuple[str, int, int], dict] = {}
+
+
+def _cache_key(path: Path) -> tuple[str, int, int]:
+    stat = path.stat()
+    return (str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def probe_prm(module: object) -> dict[str, float]:
+    """Hyperparameters for building a file's Net: PROBE_PRM plus 0.5 for any other declared key."""
+    prm = dict(PROBE_PRM)
+    declare = getattr(module, "supported_hyperparameters", None)
+    if callable(declare):
+        for key in declare():
+            prm.setdefault(str(key), 0.5)
+    return prm
+
+
+def _count(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+@torch.no_grad()
+def _measure(entry: ZooEntry) -> dict:
+    module = load_module(entry.path)
+    cpu = torch.device("cpu")
+    in_shape = (2, 3, PROBE_IMAGE_SIZE, PROBE_IMAGE_SIZE)
+
+    if entry.kind == "captioner":
+        net = module.Net(in_shape, (PROBE_VOCAB_SIZE,), probe_prm(module), cpu)
+        return {"params": _count(net)}
+    if not entry.has_features:
+        net = module.Net(in_shape, (PROBE_NUM_CLASSES,), probe_prm(module), cpu)
+        return {"params": _count(net)}
+
+    features = module.Features(3, entry.default_width).eval()
+    grid = features(torch.zeros(in_shape))
+    if grid.dim() != 4:
+        raise ValueError(f"Features returned a {grid.dim()}-D tensor, expected [B, C, h, w]")
+    return {
+        "params": _count(features),
+        "feature_channels": int(grid.shape[1]),
+        "feature_grid": (int(grid.shape[2]), int(grid.shape[3])),
+    }
+
+
+def probe_entry(entry: ZooEntry) -> ZooEntry:
+    """Return `entry` with params and feature dimensions filled in, or with probe_error set."""
+    key = _cache_key(entry.path)
+    if key not in _CACHE:
+        try:
+            _CACHE[key] = _measure(entry)
+        except Exception as exc:  # noqa: BLE001 - any error in a user's file is data, recorded below
+            message = f"{type(exc).__name__}: {exc}"
+            log.warning("zoo probe of %s failed: %s", entry.path, message)
+            _CACHE[key] = {"probe_error": message}
+    return dataclasses.replace(entry, **_CACHE[key])

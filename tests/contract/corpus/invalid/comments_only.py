@@ -1,0 +1,2 @@
+# expect: empty-file@1
+# The reply held only this comment.

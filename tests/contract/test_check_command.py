@@ -1,0 +1,96 @@
+"""`nncaption check`: exit codes, the text format and the JSON schema."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import pytest
+from corpus_util import CORPUS
+
+from nncaption.cli import check_cmd
+
+VALID_FILE = CORPUS / "valid" / "lstm_tuple.py"
+BROKEN_FILE = CORPUS / "invalid" / "hp_undeclared_subscript.py"
+
+
+def _check(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="nncaption")
+    check_cmd.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["check", *argv])
+    return args.run(args)
+
+
+def test_valid_file_no_run_exits_zero(capsys):
+    assert _check([str(VALID_FILE), "--no-run"]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
+def test_broken_file_exits_one(capsys):
+    assert _check([str(BROKEN_FILE), "--no-run"]) == 1
+    out = capsys.readouterr().out
+    assert re.search(rf"^{re.escape(str(BROKEN_FILE))}:20:\d+ hp-key-undeclared ", out, re.MULTILINE)
+    assert "invalid (contract_violation)" in out
+
+
+def test_missing_file_exits_two(tmp_path: Path, capsys):
+    assert _check([str(tmp_path / "absent.py")]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_too_small_vocab_exits_two(capsys):
+    assert _check([str(VALID_FILE), "--vocab-size", "3"]) == 2
+    assert "--vocab-size" in capsys.readouterr().err
+
+
+def test_json_schema(capsys):
+    assert _check([str(BROKEN_FILE), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert set(report) == {"schema_version", "file", "valid", "status", "violations", "behaviour"}
+    assert report["schema_version"] == 1
+    assert report["valid"] is False
+    assert report["status"] == "contract_violation"
+    assert report["violations"][0]["rule"] == "hp-key-undeclared"
+    assert report["behaviour"]["ran"] is False
+
+
+def test_warnings_do_not_fail(capsys):
+    path = CORPUS / "invalid" / "warn_cuda.py"
+    assert _check([str(path), "--no-run", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["valid"] is True
+    assert [v["rule"] for v in report["violations"]] == ["cuda-call"]
+
+
+@pytest.mark.slow
+def test_behaviour_run_valid_file(capsys):
+    assert _check([str(VALID_FILE), "--json", "--timeout", "120"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["behaviour"]["ran"] is True
+    names = [check["name"] for check in report["behaviour"]["checks"]]
+    assert names[:3] == ["build", "param_budget", "teacher_forcing_shape"]
+    assert all(check["passed"] for check in report["behaviour"]["checks"])
+
+
+@pytest.mark.slow
+def test_behaviour_run_catches_future_peeking(tmp_path: Path, capsys):
+    source = (CORPUS / "valid" / "transformer_causal.py").read_text()
+    source = source.replace("tgt_mask=mask, tgt_is_causal=True", "tgt_mask=None")
+    model = tmp_path / "no_mask.py"
+    model.write_text(source)
+    assert _check([str(model), "--timeout", "120"]) == 1
+    out = capsys.readouterr().out
+    assert "check causality" in out
+    assert "invalid (smoke_failed)" in out
+
+
+@pytest.mark.slow
+def test_behaviour_run_import_error_is_build_error(tmp_path: Path, capsys):
+    model = tmp_path / "bad_import.py"
+    model.write_text(VALID_FILE.read_text().replace("import torch\n", "import torch\nimport numpy.missing_module\n", 1))
+    assert _check([str(model), "--json", "--timeout", "120"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["status"] == "build_error"
+    assert report["behaviour"]["checks"][0]["name"] == "build"

@@ -1,0 +1,79 @@
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from nncaption.data.sources import load_coco
+from nncaption.data.synthetic import COLOURS, SHAPES, write_synthetic
+from nncaption.errors import DataError
+
+
+def _digest(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_synthetic_same_seed_same_bytes(tmp_path):
+    write_synthetic(tmp_path / "a", images=40, size=32, seed=3)
+    write_synthetic(tmp_path / "b", images=40, size=32, seed=3)
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+
+
+def test_synthetic_other_seed_differs(tmp_path):
+    write_synthetic(tmp_path / "a", images=40, size=32, seed=3)
+    write_synthetic(tmp_path / "b", images=40, size=32, seed=4)
+    assert _digest(tmp_path / "a") != _digest(tmp_path / "b")
+
+
+def test_synthetic_coco_captions_format(tmp_path):
+    counts = write_synthetic(tmp_path, images=50, size=32, seed=0)
+    assert counts == {"train": 40, "val": 5, "test": 5}
+    for part, expected_images in (("train2017", 40), ("val2017", 10)):
+        payload = json.loads((tmp_path / "annotations" / f"captions_{part}.json").read_text())
+        assert set(payload) >= {"info", "images", "annotations", "licenses"}
+        assert len(payload["images"]) == expected_images
+        assert len(payload["annotations"]) == 5 * expected_images
+        ids = [a["id"] for a in payload["annotations"]]
+        assert len(ids) == len(set(ids))
+        for image in payload["images"]:
+            path = tmp_path / part / image["file_name"]
+            with Image.open(path) as picture:
+                assert picture.size == (image["width"], image["height"]) == (32, 32)
+
+
+def test_synthetic_loadable_through_coco_loader(tmp_path):
+    write_synthetic(tmp_path, images=30, size=32, seed=1)
+    dataset = load_coco(tmp_path, 2017, tmp_path / "dataset_synthetic.json")
+    assert {k: len(v) for k, v in dataset.splits.items()} == {"train": 24, "val": 3, "test": 3}
+    assert all(len(r.captions) == 5 for split in dataset.splits.values() for r in split)
+
+
+def test_synthetic_captions_name_scene_words(tmp_path):
+    write_synthetic(tmp_path, images=60, size=32, seed=2)
+    payload = json.loads((tmp_path / "annotations" / "captions_train2017.json").read_text())
+    text = " ".join(a["caption"].lower() for a in payload["annotations"])
+    assert any(colour in text for colour in COLOURS)
+    assert any(shape in text for shape in SHAPES)
+    assert "to the left of" in text or "to the right of" in text
+    assert "above" in text or "below" in text
+    assert "two " in text and "three " in text
+
+
+def test_synthetic_karpathy_split_file(tmp_path):
+    write_synthetic(tmp_path, images=20, size=32, seed=0)
+    payload = json.loads((tmp_path / "dataset_synthetic.json").read_text())
+    splits = [entry["split"] for entry in payload["images"]]
+    assert splits.count("train") == 16 and splits.count("val") == 2 and splits.count("test") == 2
+    entry = payload["images"][0]
+    assert set(entry) >= {"filepath", "filename", "cocoid", "split", "sentences"}
+    assert len(entry["sentences"]) == 5 and entry["sentences"][0]["tokens"]
+
+
+def test_synthetic_rejects_tiny_sets(tmp_path):
+    with pytest.raises(DataError, match="at least 10"):
+        write_synthetic(tmp_path, images=3)

@@ -1,0 +1,11 @@
+"""Hostile: sends SIGTERM to the process that started it."""
+
+import os
+import signal
+
+from sandbox_corpus_base import TinyNet, supported_hyperparameters  # noqa: F401
+
+
+class Net(TinyNet):
+    def learn(self, train_data):
+        os.kill(os.getppid(), signal.SIGTERM)

@@ -1,0 +1,78 @@
+"""`nncaption zoo`: the listing, user folders, snippets and encoder source."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from nncaption.cli.main import main
+
+USER_FILE = '''
+import torch.nn as nn
+
+DEFAULT_WIDTH = 4
+
+
+class Features(nn.Module):
+    def __init__(self, in_channels, width):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, width, 3, 2, 1)
+        self.out_channels = width
+
+    def forward(self, x):
+        return self.conv(x)
+'''
+
+
+def run_zoo(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["zoo", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_lists_builtin_entries(capsys):
+    code, out, _ = run_zoo(capsys, "--no-probe")
+    assert code == 0
+    header = out.splitlines()[0].split()
+    assert header[:5] == ["name", "kind", "family", "width", "params"]
+    assert "resnet_basic" in out
+    assert "cnn_transformer" in out
+
+
+def test_kind_filter(capsys):
+    code, out, _ = run_zoo(capsys, "--no-probe", "--kind", "captioner")
+    assert code == 0
+    assert "cnn_gru" in out
+    assert "vgg" not in out
+
+
+def test_user_folder_is_listed_with_shape(capsys, tmp_path: Path):
+    (tmp_path / "MyNet.py").write_text(USER_FILE)
+    code, out, _ = run_zoo(capsys, "--kind", "backbone", "--dir", str(tmp_path))
+    assert code == 0
+    row = next(line for line in out.splitlines() if line.startswith("MyNet"))
+    assert "4x16x16" in row
+    assert str(tmp_path) in row
+
+
+def test_snippet_of_user_file(capsys, tmp_path: Path):
+    (tmp_path / "MyNet.py").write_text(USER_FILE)
+    code, out, _ = run_zoo(capsys, "--dir", str(tmp_path), "--snippet", "MyNet", "--budget", "2000")
+    assert code == 0
+    assert "class Features" in out
+    ast.parse(out)
+
+
+def test_encoder_source_printed(capsys):
+    code, out, _ = run_zoo(capsys, "--encoder", "vgg")
+    assert code == 0
+    assert "class Features" in out
+    assert "class Net" not in out
+
+
+def test_unknown_name_fails(capsys):
+    code, _, err = run_zoo(capsys, "--snippet", "nope")
+    assert code == 1
+    assert "no zoo entry named 'nope'" in err
