@@ -23,7 +23,9 @@ class DataConfig:
     root: str | None = None  # COCO layout root (annotations/, train2017/, val2017/)
     year: int = 2017
     split_file: str | None = None  # Karpathy-style dataset_*.json
-    image_root: str | None = None
+    image_root: str | None = None  # karpathy: images are image_root/filepath/filename; default: the split file's folder
+    restval: str = "train"  # Karpathy restval images: train (merged into train) | drop
+    workers: int = 0  # image decoders while preparing the cache; 0 means one per CPU
     cache_dir: str = "~/.cache/nncaption"
     image_size: int = 32  # side of the square images the models see, in pixels
     max_len: int = 20  # caption tokens kept, not counting <SOS> and <EOS>
@@ -74,6 +76,16 @@ class TrialConfig:
     threads: int = 1  # torch threads inside the trial process
     seed: int = 0
     param_budget: int = 0  # maximum parameters of a candidate; 0 means the contract's default
+    decoding: str = "greedy"  # harness decoding through the teacher-forcing forward: greedy | beam
+    beam_width: int = 3  # hypotheses kept per image when decoding=beam
+    patience: int = 2  # stop after this many epochs without a better val BLEU-4; 0 never stops early
+    epoch_time_limit_s: float = 0.0  # projected training seconds per epoch; 0 means timeout_s / epochs
+    degenerate_floor: float = 0.5  # best val BLEU-4 below this share of the constant caption's is degenerate
+    degenerate_check: bool = True  # false records constant, empty or below-floor captions as trained (smoke runs)
+    subset_seed: int = 0  # seed of the fixed val and test subsets (data.val_images, data.test_images)
+    eval_batch_size: int = 100  # images per decoding batch
+    score_own_inference: bool = True  # also score forward(images) without captions, as a secondary number
+    device: str = "auto"  # torch device of the trial: auto (cuda when visible, else cpu), cpu, cuda, cuda:1, ...
 
 
 @dataclass
@@ -81,6 +93,14 @@ class SearchConfig:
     candidates: int = 10
     workers: int = 2  # trials that run at the same time
     seed: int = 0
+    lookahead: int = 2  # proposals generated ahead of the free worker slots
+    max_trials: int = 0  # trials started (repair attempts included); 0 means no limit
+    max_seconds: float = 0.0  # wall-clock budget of the run, summed over resumes, in seconds; 0 means no limit
+    max_llm_tokens: int = 0  # prompt plus completion tokens of all LLM calls; 0 means no limit
+    baselines: bool = False  # also train the zoo's baseline captioners under the same trial settings
+    report: bool = True  # write RUN_DIR/report/ when the search ends
+    report_top: int = 5  # candidates in the report's top table, curves and probe captions
+    probe_images: int = 6  # val images whose captions the report shows
 
 
 @dataclass

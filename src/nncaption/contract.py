@@ -145,7 +145,8 @@ PRETRAINED_CALLS: frozenset[str] = frozenset(
     }
 )
 
-# Values the `check` command passes for hyperparameters; LEMUR keeps every value in [0, 1].
+# Values the `check` command passes for the declared hyperparameters. A name missing here gets
+# the fallback, a value inside the (0, 1) range of learning rates, momenta and dropout rates.
 DEFAULT_HYPERPARAMETERS: dict[str, float] = {"lr": 0.01, "momentum": 0.9, "dropout": 0.1}
 FALLBACK_HYPERPARAMETER = 0.5
 
@@ -247,7 +248,7 @@ _GROUP_TITLES = {
     _SOURCE: "Source",
     _HP: "Hyperparameters",
     _NET: "The Net class",
-    _POLICY: "Import and call policy (a violation is rejected before any training)",
+    _POLICY: "Import and call policy (a file that breaks one of these rules never reaches training)",
     _TORCH: "Torch names",
     _WARN: "Legal but suspicious (warnings)",
 }

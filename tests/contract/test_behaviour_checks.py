@@ -10,6 +10,7 @@ from corpus_util import VALID
 from torch import nn
 
 from nncaption.status import Status
+from nncaption.trial import behaviour
 from nncaption.trial.behaviour import (
     CHECK_NAMES,
     failure_status,
@@ -262,3 +263,19 @@ def test_valid_corpus_passes_behaviour(path: Path):
     results = run_behaviour_checks(lambda: module.Net(tuple(images.shape), (VOCAB,), prm, torch.device("cpu")),
                                    images, captions, VOCAB, prm, 10**6)
     assert [r for r in results if not r.passed] == []
+
+
+class EndlessDecoding(CausalTransformer):
+    def forward(self, images, captions=None, hidden_state=None):
+        if captions is None:
+            while True:  # waits for an <EOS> that never comes
+                images = images + 0
+        return super().forward(images, captions)
+
+
+def test_endless_inference_times_out(monkeypatch):
+    monkeypatch.setattr(behaviour, "INFERENCE_TIME_LIMIT_S", 0.5)
+    results = _by_name(_run(EndlessDecoding))
+    assert results["inference"].passed is False
+    assert "did not finish" in results["inference"].message
+    assert results["learn_steps"].passed is True

@@ -94,3 +94,10 @@ def test_behaviour_run_import_error_is_build_error(tmp_path: Path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["status"] == "build_error"
     assert report["behaviour"]["checks"][0]["name"] == "build"
+
+
+def test_main_dispatches_check(capsys):
+    from nncaption.cli.main import main
+
+    assert main(["check", str(BROKEN_FILE), "--no-run"]) == 1
+    assert "hp-key-undeclared" in capsys.readouterr().out

@@ -118,3 +118,11 @@ def test_lazy_import_inside_function_checked():
 def test_lone_surrogate_is_not_utf8():
     found = validate_source('x = 1\ny = "\udcff"\n')
     assert [(v.rule, v.line, v.col) for v in found] == [("not-utf8", 2, 6)]
+
+
+def test_prm_passed_to_helper_counts_as_read():
+    source = VALID_SOURCE.replace("{'lr', 'momentum', 'dropout'}", "{'lr', 'momentum', 'dropout', 'width'}")
+    unused = [v.rule for v in validate_source(source)]
+    assert unused == ["hp-key-unused"]
+    passed_on = source.replace("        self.device = device\n", "        self.device = device\n        self.options = dict(prm)\n")
+    assert validate_source(passed_on) == []

@@ -98,3 +98,17 @@ def test_name_in_string_not_touched():
     source = 'import torch.nn as nn\n\nlabel = "nn.Conv2D"\nlayer = nn.Conv2D(3, 8, 3)\n'
     repaired, _ = repair_source(source)
     assert repaired == 'import torch.nn as nn\n\nlabel = "nn.Conv2D"\nlayer = nn.Conv2d(3, 8, 3)\n'
+
+
+def test_no_repair_changes_composer_file():
+    from nncaption.config import GeneratorConfig
+    from nncaption.generate import GENERATORS, DataFacts, GenerationContext, load_generators
+
+    load_generators()
+    context = GenerationContext(DataFacts(32, 500, 20, 5), 1_000_000, seed=3)
+    composer = GENERATORS["composer"](GeneratorConfig(), context)
+    for index in range(8):
+        source = composer.propose(index).source
+        repaired, records = repair_source(source)
+        assert records == [], f"composer candidate {index}: {[r.name for r in records]}"
+        assert repaired == source

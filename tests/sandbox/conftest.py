@@ -9,29 +9,16 @@ from typing import Any
 
 import pytest
 
-from nncaption.sandbox import SandboxLimits, SandboxResult, run_in_sandbox
-from nncaption.sandbox.runner import group_members
-
 HERE = Path(__file__).resolve().parent
-CORPUS = HERE / "corpus"
-STUB_ENTRY = "sandbox_stub_trial"
 
 # The child gets the parent's sys.path as PYTHONPATH, so the stub entry and the corpus base
-# class must be importable from here.
+# class must be importable from this folder.
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+from sandbox_helpers import CORPUS, STUB_ENTRY, fast_limits  # noqa: E402
 
-def fast_limits(**overrides: Any) -> SandboxLimits:
-    """Limits small enough that a hostile candidate fails within seconds."""
-    settings: dict[str, Any] = {
-        "wall_seconds": 30.0,
-        "grace_seconds": 1.0,
-        "memory_bytes": 4 * 1024**3,
-        "phase_seconds": {"build": 10.0, "behaviour": 10.0, "train": 10.0, "evaluate": 10.0},
-    }
-    settings.update(overrides)
-    return SandboxLimits(**settings)
+from nncaption.sandbox import SandboxResult, run_in_sandbox  # noqa: E402
 
 
 @pytest.fixture
@@ -46,9 +33,3 @@ def run_candidate(tmp_path: Path) -> Callable[..., tuple[SandboxResult, Path]]:
         return result, workdir
 
     return run
-
-
-def assert_group_empty(result: SandboxResult) -> None:
-    assert result.pid is not None
-    assert result.leftover_pids == []
-    assert group_members(result.pid) == []

@@ -46,5 +46,5 @@ class TinyNet(nn.Module):
 
     def forward(self, images: torch.Tensor, captions: torch.Tensor | None = None, hidden_state: Any = None) -> torch.Tensor:
         features = self.encoder(images.flatten(1))  # [B, 16]
-        tokens = self.embed(captions[:, :-1])  # [B, T-1, 16]; position t sees tokens up to t only
+        tokens = self.embed(captions[:, :-1])  # [B, T-1, 16]; position t depends on tokens up to t only
         return self.head(tokens + features[:, None, :])  # [B, T-1, V]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from nncaption.sandbox.limits import (
@@ -11,6 +13,7 @@ from nncaption.sandbox.limits import (
     default_memory_bytes,
     resolve_rlimits,
 )
+from nncaption.sandbox.runner import _Deadlines
 
 
 def test_default_memory_divides_by_slots() -> None:
@@ -53,3 +56,27 @@ def test_invalid_limits_rejected() -> None:
         SandboxLimits(wall_seconds=0)
     with pytest.raises(ValueError, match="threads"):
         SandboxLimits(threads=0)
+
+
+def test_phase_deadline_takes_smaller_limit() -> None:
+    limits = SandboxLimits(wall_seconds=100, phase_seconds={"train": 30.0})
+    deadlines = _Deadlines(time.monotonic(), limits)
+
+    deadlines.start_phase({"type": "phase", "name": "train", "timeout_s": 5})
+    assert deadlines.phase_limit == 5
+    deadlines.start_phase({"type": "phase", "name": "train", "timeout_s": 50})
+    assert deadlines.phase_limit == 30.0
+    deadlines.start_phase({"type": "phase", "name": "evaluate"})
+    assert deadlines.phase_limit is None
+    assert deadlines.next() == deadlines.trial
+
+
+def test_phase_deadline_expiry_names_phase() -> None:
+    started = time.monotonic()
+    deadlines = _Deadlines(started, SandboxLimits(wall_seconds=100))
+    deadlines.start_phase({"type": "phase", "name": "epoch 2", "timeout_s": 10})
+
+    assert deadlines.expired(time.monotonic()) is None
+    assert deadlines.expired(time.monotonic() + 11) == ("epoch 2", 10)
+    deadlines.start_phase({"type": "phase", "name": "evaluate"})
+    assert deadlines.expired(started + 101) == (None, 100)

@@ -17,7 +17,7 @@ def test_policy_outranks_everything() -> None:
         records=[error("PermissionError")], timed_out=True, policy={"type": "policy", "action": "os.fork", "detail": "no"}
     )
 
-    assert classify_failure(result) == (Status.POLICY_VIOLATION, "refused os.fork: no")
+    assert classify_failure(result) == (Status.POLICY_VIOLATION, "rejected os.fork: no")
 
 
 def test_timeout_names_phase_and_limit() -> None:
@@ -36,6 +36,7 @@ def test_error_statuses() -> None:
         (error("MemoryError", status="train_error"), Status.OUT_OF_MEMORY),
         (error("FloatingPointError", status="diverged"), Status.DIVERGED),
         (error("ValueError", status="build_error"), Status.BUILD_ERROR),
+        (error("TrialFailure", status="contract_violation"), Status.CONTRACT_VIOLATION),
         (error("ValueError", status="trained"), Status.TRAIN_ERROR),
         (error("KeyError"), Status.TRAIN_ERROR),
     ]

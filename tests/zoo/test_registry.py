@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from nncaption.contract import EOS_ID, PAD_ID, SOS_ID
 from nncaption.errors import UsageError
-from nncaption.zoo import encoder_source, get_entry, list_entries, strip_classifier
+from nncaption.zoo import encoder_source, get_entry, list_entries, load_module, strip_classifier
+from nncaption.zoo.registry import classify_source
 
 USER_BACKBONE = textwrap.dedent(
     '''
@@ -215,3 +217,14 @@ def test_strip_classifier_drops_future_and_decorated():
 def test_strip_classifier_rejects_invalid_source():
     with pytest.raises(UsageError, match="not valid Python"):
         strip_classifier("class Net(:\n")
+
+
+def test_builtin_kind_matches_syntax():
+    for entry in list_entries(probe=False):
+        assert classify_source(ast.parse(entry.source())) == entry.kind, entry.name
+
+
+def test_captioner_token_ids_match_contract():
+    for entry in list_entries("captioner", probe=False):
+        module = load_module(entry.path)
+        assert (module.PAD_ID, module.SOS_ID, module.EOS_ID) == (PAD_ID, SOS_ID, EOS_ID), entry.name

@@ -133,7 +133,12 @@ def _print_text(path: Path, violations: list[Violation], report: dict[str, Any])
         print(f"    hint: {v.hint}")
     behaviour = report["behaviour"]
     for check in behaviour["checks"]:
-        verdict = "passed" if check.get("passed") else ("FAILED" if check.get("severity") == "error" else "warning")
+        if check.get("passed"):
+            verdict = "passed"
+        elif check.get("severity") == "error":
+            verdict = "FAILED"
+        else:
+            verdict = "warning"
         seconds = float(check.get("seconds") or 0.0)
         print(f"check {check.get('name', '?'):<22} {verdict:<7} {seconds:7.3f} s  {check.get('message', '')}")
     if behaviour["message"]:

@@ -18,9 +18,12 @@ from nncaption.errors import NncaptionError
 COMMAND_MODULES = [
     "nncaption.cli.search_cmd",
     "nncaption.cli.check_cmd",
+    "nncaption.cli.train_cmd",
     "nncaption.cli.data_cmd",
     "nncaption.cli.score_cmd",
     "nncaption.cli.zoo_cmd",
+    "nncaption.cli.report_cmd",
+    "nncaption.cli.export_cmd",
 ]
 
 log = logging.getLogger(__name__)
@@ -52,6 +55,9 @@ def configure_logging(verbose: int, quiet: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # The HTTP client logs every request at INFO; one line per LLM call is noise beside ours.
+    for noisy in ("httpx", "httpcore", "openai"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
 def main(argv: list[str] | None = None) -> int:

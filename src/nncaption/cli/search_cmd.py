@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from nncaption.cli.common import add_config_options, config_from_args
 from nncaption.cli.tables import format_table
+from nncaption.report import write_report
 from nncaption.search.loop import open_run, run_search
 from nncaption.trial.runner import EpochScore
 
@@ -63,13 +64,15 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     search = open_run(args.run_dir, config, _data_progress)
     progress = _Progress(config.search.candidates)
-    progress.bar.update(sum(1 for r in search.store.candidates() if r["status"] not in ("pending", "running")))
+    progress.bar.update(sum(1 for r in search.store.candidates() if r["status"] not in ("pending", "running", "repairing")))
     try:
         run_search(search, progress)
     finally:
         progress.close()
     print_summary(search.store.candidates(), search, time.monotonic() - started)
     search.store.close()
+    if config.search.report:
+        print(f"report: {write_report(args.run_dir)}")
     return 0
 
 

@@ -55,9 +55,12 @@ def check_hyperparameters(facts: ModuleFacts) -> Iterator[Violation]:
         if key not in names:
             yield violation("hp-key-undeclared", node,
                             f"prm key '{key}' is read but {HYPERPARAMETER_FUNCTION}() declares only {sorted(names)}")
+    # When prm is read with a computed key or handed to another call, any declared key may be read.
+    if dynamic or _prm_passed_on(facts):
+        return
     read_keys = {key for key, _ in reads}
     for key, node in declared:
-        if key not in read_keys and not dynamic:
+        if key not in read_keys:
             yield violation("hp-key-unused", node, f"hyperparameter '{key}' is declared but never read from prm")
 
 
@@ -108,19 +111,14 @@ def _prm_reads(facts: ModuleFacts) -> tuple[list[tuple[str, ast.AST]], list[ast.
     """Find every `prm['k']`, `prm.get('k')` and `self.prm['k']` read; return literal reads and computed ones."""
     names, attributes = _prm_holders(facts)
 
-    def holds_prm(node: ast.AST) -> bool:
-        if isinstance(node, ast.Name):
-            return node.id in names
-        return isinstance(node, ast.Attribute) and node.attr in attributes
-
     reads: list[tuple[str, ast.AST]] = []
     dynamic: list[ast.AST] = []
     for node in facts.nodes:
         key_node: ast.AST | None = None
-        if isinstance(node, ast.Subscript) and holds_prm(node.value):
+        if isinstance(node, ast.Subscript) and _is_prm(node.value, names, attributes):
             key_node = node.slice
         elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-              and node.func.attr in _PRM_READERS and holds_prm(node.func.value) and node.args):
+              and node.func.attr in _PRM_READERS and _is_prm(node.func.value, names, attributes) and node.args):
             key_node = node.args[0]
         if key_node is None:
             continue
@@ -130,6 +128,24 @@ def _prm_reads(facts: ModuleFacts) -> tuple[list[tuple[str, ast.AST]], list[ast.
         else:
             reads.append((key, node))
     return reads, dynamic
+
+
+def _is_prm(node: ast.AST, names: set[str], attributes: set[str]) -> bool:
+    if isinstance(node, ast.Name):
+        return node.id in names
+    return isinstance(node, ast.Attribute) and node.attr in attributes
+
+
+def _prm_passed_on(facts: ModuleFacts) -> bool:
+    """True when the prm dict itself is an argument of a call, e.g. `Decoder(prm)` or `f(**prm)`."""
+    names, attributes = _prm_holders(facts)
+
+    for node in facts.nodes:
+        if isinstance(node, ast.Call):
+            arguments = list(node.args) + [keyword.value for keyword in node.keywords]
+            if any(_is_prm(argument, names, attributes) for argument in arguments):
+                return True
+    return False
 
 
 def _prm_holders(facts: ModuleFacts) -> tuple[set[str], set[str]]:

@@ -140,7 +140,7 @@ def _names_banned_module(facts: ModuleFacts, name: str) -> bool:
 
 
 def _is_module_like(facts: ModuleFacts, node: ast.AST) -> bool:
-    """True unless the attribute clearly hangs off `self`, which holds layers, not modules."""
+    """True unless the attribute chain starts at `self`, whose attributes are layers, not modules."""
     root = node
     while isinstance(root, ast.Attribute):
         root = root.value

@@ -20,8 +20,9 @@ _CHECKED_ROOTS = ("torch", "torchvision")
 def missing_name(path: str) -> tuple[str, str, tuple[str, ...]] | None:
     """Look `path` up in the installed package; return (existing prefix, missing part, suggestions) or None.
 
-    Only attributes of modules are checked: once the path reaches a class or function,
-    the rest of it is accepted, because instances gain attributes at run time.
+    Only attributes of modules are checked: once the path reaches a class, a function or a
+    submodule that is not imported yet, the rest of it is accepted. The look-up imports the
+    root package (torch or torchvision) and whatever that package's lazy attributes load.
     """
     parts = path.split(".")
     if parts[0] not in _CHECKED_ROOTS or importlib.util.find_spec(parts[0]) is None:
@@ -34,11 +35,18 @@ def missing_name(path: str) -> tuple[str, str, tuple[str, ...]] | None:
         if hasattr(current, part):
             current = getattr(current, part)
             continue
-        try:
-            current = importlib.import_module(f"{prefix}.{part}")
-        except ImportError:
-            return prefix, part, _similar_names(part, dir(current))
+        if _submodule_exists(f"{prefix}.{part}"):
+            return None  # a submodule that is not imported yet; locating it is enough
+        return prefix, part, _similar_names(part, dir(current))
     return None
+
+
+def _submodule_exists(name: str) -> bool:
+    """Locate a submodule of an imported package without running it."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _similar_names(name: str, candidates: list[str]) -> tuple[str, ...]:

@@ -1,13 +1,16 @@
 """Preprocess a caption data set once into a cache directory the trials read.
 
 Layout of one prepared data set (a folder under the cache root, named by a key over the
-source files' sizes and mtimes and the preprocessing settings):
+source files' sizes and mtimes, the loading options and the preprocessing settings):
     images_{split}.npy        uint8 [N, 3, S, S], memory-mapped by the loader
-    image_ids_{split}.json    COCO image ids, in array order
+    image_ids_{split}.json    image ids, in array order
     captions_train.npy        int32 [N, R, max_len + 2], <SOS> ... <EOS> then <PAD>
     ref_counts_train.npy      int32 [N], captions per training image (the rest of R is padding)
     references_{val,test}.json  raw reference captions, read by the parent only
     vocab.json, manifest.json (written last: a folder without it is never used)
+
+The folder is built under a temporary name and renamed into place when complete, so an
+interrupted build never leaves a folder that looks ready.
 """
 
 from __future__ import annotations
@@ -18,25 +21,27 @@ import logging
 import os
 import shutil
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from nncaption.contract import EOS_ID, PAD_ID, SOS_ID
-from nncaption.data.sources import SPLITS, CaptionDataset, ImageRecord
+from nncaption.data.images import Progress, write_images
+from nncaption.data.sources import SPLITS, CaptionDataset, check_images_exist
 from nncaption.data.vocab import Vocab
 from nncaption.errors import DataError
 from nncaption.metrics import best_constant_caption, tokenize
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 CONSTANT_CAPTION_CANDIDATES = 300  # most frequent training captions tried as the constant baseline
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
+UNREADABLE_LISTED = 1000  # unreadable images named in the manifest; all of them are counted
+BUILDING_MARK = ".building-"
+
+__all__ = ["CACHE_VERSION", "PrepareSettings", "PreparedData", "Progress", "cache_key", "load_prepared", "prepare"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,8 @@ class PrepareSettings:
     image_size: int
     max_len: int
     min_count: int
+    workers: int = 0  # image decoders; 0 means one per CPU. Not part of the cache key.
+    decoder: str = "thread"  # "thread" or "process" pool. Not part of the cache key.
 
 
 @dataclass
@@ -58,20 +65,38 @@ class PreparedData:
         return int(self.manifest["vocab_size"])
 
     def references(self, split: str) -> dict[int, list[str]]:
+        if split not in ("val", "test"):
+            raise DataError(f"references are stored for the val and test splits only, not {split!r}")
         raw = json.loads((self.path / f"references_{split}.json").read_text(encoding="utf-8"))
         return {int(k): v for k, v in raw.items()}
 
     def image_ids(self, split: str) -> list[int]:
+        if split not in SPLITS:
+            raise DataError(f"unknown split {split!r}; expected one of: {', '.join(SPLITS)}")
         return json.loads((self.path / f"image_ids_{split}.json").read_text(encoding="utf-8"))
 
 
 def cache_key(dataset: CaptionDataset, settings: PrepareSettings) -> str:
-    """A key that changes when a source file or a preprocessing setting changes."""
-    parts: list[Any] = [CACHE_VERSION, dataset.name, settings.image_size, settings.max_len, settings.min_count]
+    """A key that changes when a source file, a loading option or a preprocessing setting changes."""
+    parts: list[Any] = [CACHE_VERSION, dataset.name, dataset.options, settings.image_size, settings.max_len, settings.min_count]
     for path in dataset.source_files:
-        stat = path.stat()
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            parts.append([str(path), "missing"])
+            continue
         parts.append([str(path.resolve()), stat.st_size, stat.st_mtime_ns])
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def load_prepared(path: Path) -> PreparedData:
+    """Open an existing prepared folder; a folder without a manifest is incomplete and rejected."""
+    path = Path(path).expanduser()
+    manifest_path = path / "manifest.json"
+    if not manifest_path.is_file():
+        raise DataError(f"{path} is not a prepared data folder: {manifest_path} is missing "
+                        f"(an interrupted build leaves no manifest); prepare the data again")
+    return PreparedData(path, json.loads(manifest_path.read_text(encoding="utf-8")))
 
 
 def prepare(dataset: CaptionDataset, cache_root: Path, settings: PrepareSettings, progress: Progress | None = None) -> PreparedData:
@@ -79,9 +104,10 @@ def prepare(dataset: CaptionDataset, cache_root: Path, settings: PrepareSettings
     final = Path(cache_root).expanduser() / f"{dataset.name}-{cache_key(dataset, settings)}"
     if (final / "manifest.json").is_file():
         log.info("reusing the prepared data in %s", final)
-        return PreparedData(final, json.loads((final / "manifest.json").read_text(encoding="utf-8")))
+        return load_prepared(final)
 
-    building = final.with_name(final.name + f".building-{os.getpid()}")
+    _remove_abandoned_builds(final)
+    building = final.with_name(final.name + f"{BUILDING_MARK}{os.getpid()}")
     try:
         building.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -101,64 +127,90 @@ def prepare(dataset: CaptionDataset, cache_root: Path, settings: PrepareSettings
     return PreparedData(final, manifest)
 
 
+def _remove_abandoned_builds(final: Path) -> None:
+    """Delete temporary build folders of this key whose process no longer runs (killed builds)."""
+    if not final.parent.is_dir():
+        return
+    for folder in final.parent.glob(final.name + BUILDING_MARK + "*"):
+        pid_text = folder.name.rsplit(BUILDING_MARK, 1)[1]
+        if not pid_text.isdigit() or _process_alive(int(pid_text)):
+            continue
+        log.info("removing the abandoned partial build %s", folder)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _build(dataset: CaptionDataset, out: Path, settings: PrepareSettings, progress: Progress | None) -> dict[str, Any]:
+    check_images_exist(dataset)
     tokens = {s: [[tokenize(c) for c in r.captions] for r in dataset.splits[s]] for s in SPLITS}
     vocab = Vocab.build((t for caption_tokens in tokens["train"] for t in caption_tokens), settings.min_count)
     vocab.save(out / "vocab.json")
 
-    manifest: dict[str, Any] = {"name": dataset.name, "version": CACHE_VERSION, "vocab_size": len(vocab),
-                                "image_size": settings.image_size, "max_len": settings.max_len,
-                                "skipped": dict(dataset.skipped), "unreadable_images": [], "splits": {}}
+    manifest: dict[str, Any] = {
+        "name": dataset.name, "version": CACHE_VERSION, "vocab_size": len(vocab),
+        "image_size": settings.image_size, "max_len": settings.max_len, "min_count": settings.min_count,
+        "source": {"files": [str(p) for p in dataset.source_files], "options": dataset.options},
+        "skipped": dict(dataset.skipped), "unreadable_images": [], "splits": {}, "caption_lengths": {},
+    }
+    unreadable = 0
+    kept_train_tokens: list[list[list[str]]] = []
     for split in SPLITS:
-        kept = _write_images(dataset.splits[split], split, out, settings.image_size, manifest, progress)
-        records = [dataset.splits[split][i] for i in kept]
-        (out / f"image_ids_{split}.json").write_text(json.dumps([r.image_id for r in records]), encoding="utf-8")
-        if split == "train":
-            cut = _write_train_captions([tokens[split][i] for i in kept], vocab, settings.max_len, out)
-            manifest["captions_cut"] = cut
-        else:
-            references = {r.image_id: r.captions for r in records}
-            (out / f"references_{split}.json").write_text(json.dumps(references), encoding="utf-8")
-        manifest["splits"][split] = {"images": len(records), "captions": sum(len(r.captions) for r in records)}
-        if not records:
-            raise DataError(f"data set {dataset.name!r} has no usable images in split {split!r}")
+        records = dataset.splits[split]
+        written = write_images([r.path for r in records], out / f"images_{split}.npy", settings.image_size,
+                               settings.workers, settings.decoder, f"images {split}", progress)
+        unreadable += len(written.unreadable)
+        room = UNREADABLE_LISTED - len(manifest["unreadable_images"])
+        manifest["unreadable_images"] += written.unreadable[: max(room, 0)]
+        kept = [records[i] for i in written.kept]
+        kept_tokens = [tokens[split][i] for i in written.kept]
+        if not kept:
+            raise DataError(f"data set {dataset.name!r} has no usable images in split {split!r} "
+                            f"({len(records)} listed, {len(written.unreadable)} unreadable)")
 
-    manifest["constant_caption"] = _constant_baseline(dataset, out, tokens["train"])
+        (out / f"image_ids_{split}.json").write_text(json.dumps([r.image_id for r in kept]), encoding="utf-8")
+        if split == "train":
+            kept_train_tokens = kept_tokens
+            manifest["captions_cut"] = _write_train_captions(kept_tokens, vocab, settings.max_len, out)
+        else:
+            references = {r.image_id: r.captions for r in kept}
+            (out / f"references_{split}.json").write_text(json.dumps(references), encoding="utf-8")
+        manifest["splits"][split] = _split_counts(kept_tokens)
+        manifest["caption_lengths"][split] = length_summary([len(t) for image in kept_tokens for t in image])
+
+    manifest["skipped"]["unreadable_images"] = unreadable
+    manifest["skipped"]["captions_cut"] = manifest["captions_cut"]
+    manifest["constant_caption"] = _constant_baseline(out, kept_train_tokens)
     return manifest
 
 
-def _write_images(records: list[ImageRecord], split: str, out: Path, size: int, manifest: dict[str, Any], progress: Progress | None) -> list[int]:
-    """Decode, convert to RGB and resize every image once; return the indices that were readable."""
-    missing = [r.path for r in records if not r.path.is_file()]
-    if missing:
-        shown = ", ".join(str(p) for p in missing[:5])
-        raise DataError(f"{len(missing)} image files of split {split!r} are missing, e.g. {shown}; check data.root or data.image_root")
-    array = np.lib.format.open_memmap(out / f"images_{split}.npy", mode="w+", dtype=np.uint8, shape=(len(records), 3, size, size))
-    kept = []
-    for index, record in enumerate(records):
-        try:
-            with Image.open(record.path) as image:
-                pixels = np.asarray(image.convert("RGB").resize((size, size), Image.BILINEAR))
-        except (OSError, UnidentifiedImageError, ValueError) as exc:
-            manifest["unreadable_images"].append(f"{record.path}: {exc}")
-            continue
-        array[len(kept)] = pixels.transpose(2, 0, 1)
-        kept.append(index)
-        if progress is not None and (index % 200 == 0 or index == len(records) - 1):
-            progress(f"images {split}", index + 1, len(records))
-    array.flush()
-    del array
-    if len(kept) < len(records):
-        _truncate_rows(out / f"images_{split}.npy", len(kept))
-    return kept
+def _split_counts(token_lists: list[list[list[str]]]) -> dict[str, Any]:
+    per_image = [len(t) for t in token_lists]
+    return {"images": len(per_image), "captions": sum(per_image),
+            "references_per_image": {str(n): c for n, c in sorted(Counter(per_image).items())}}
 
 
-def _truncate_rows(path: Path, rows: int) -> None:
-    kept = np.load(path, mmap_mode="r")[:rows].copy()
-    np.save(path, kept)
+def length_summary(lengths: list[int]) -> dict[str, Any]:
+    """Min, mean, percentiles, max and a histogram of caption lengths in tokens."""
+    if not lengths:
+        return {"count": 0}
+    values = np.asarray(lengths)
+    return {"count": int(values.size), "min": int(values.min()), "mean": round(float(values.mean()), 2),
+            "p50": int(np.percentile(values, 50)), "p95": int(np.percentile(values, 95)),
+            "p99": int(np.percentile(values, 99)), "max": int(values.max()),
+            "histogram": {str(n): c for n, c in sorted(Counter(lengths).items())}}
 
 
 def _write_train_captions(token_lists: list[list[list[str]]], vocab: Vocab, max_len: int, out: Path) -> int:
+    """Write the padded id arrays; return how many captions were cut to `max_len` tokens."""
     refs = max((len(t) for t in token_lists), default=1)
     captions = np.full((len(token_lists), refs, max_len + 2), PAD_ID, dtype=np.int32)
     counts = np.zeros(len(token_lists), dtype=np.int32)
@@ -175,7 +227,7 @@ def _write_train_captions(token_lists: list[list[list[str]]], vocab: Vocab, max_
     return cut
 
 
-def _constant_baseline(dataset: CaptionDataset, out: Path, train_tokens: list[list[list[str]]]) -> dict[str, Any]:
+def _constant_baseline(out: Path, train_tokens: list[list[list[str]]]) -> dict[str, Any]:
     """The training caption that scores the highest val BLEU-4 when emitted for every image."""
     counts = Counter(" ".join(t) for caption_tokens in train_tokens for t in caption_tokens)
     candidates = [c for c, _ in counts.most_common(CONSTANT_CAPTION_CANDIDATES)]

@@ -7,13 +7,13 @@ from pathlib import Path
 
 from nncaption.config import DataConfig
 from nncaption.data.cache import PrepareSettings, PreparedData, Progress, prepare
-from nncaption.data.sources import CaptionDataset, load_coco
+from nncaption.data.sources import CaptionDataset, check_restval, load_coco, load_karpathy
 from nncaption.data.synthetic import write_synthetic
 from nncaption.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("synthetic", "coco")
+SOURCES = ("synthetic", "coco", "karpathy")
 
 
 def synthetic_root(config: DataConfig) -> Path:
@@ -24,6 +24,7 @@ def synthetic_root(config: DataConfig) -> Path:
 
 def load_source(config: DataConfig) -> CaptionDataset:
     """Read the configured data source; the synthetic set is written once into the cache first."""
+    check_restval(config.restval)
     if config.source == "synthetic":
         root = synthetic_root(config)
         if not (root / "dataset_synthetic.json").is_file():
@@ -33,11 +34,27 @@ def load_source(config: DataConfig) -> CaptionDataset:
     if config.source == "coco":
         if not config.root:
             raise ConfigError("data.source=coco needs data.root, the folder that contains annotations/")
-        split_file = Path(config.split_file) if config.split_file else None
-        return load_coco(Path(config.root).expanduser(), config.year, split_file)
+        split_file = Path(config.split_file).expanduser() if config.split_file else None
+        return load_coco(Path(config.root).expanduser(), config.year, split_file, restval=config.restval)
+    if config.source == "karpathy":
+        if not config.split_file:
+            raise ConfigError("data.source=karpathy needs data.split_file, a Karpathy dataset_*.json "
+                              "(dataset_coco.json, dataset_flickr8k.json or dataset_flickr30k.json)")
+        image_root = Path(config.image_root).expanduser() if config.image_root else None
+        return load_karpathy(Path(config.split_file).expanduser(), image_root, restval=config.restval)
     raise ConfigError(f"unknown data.source {config.source!r}; expected one of: {', '.join(SOURCES)}")
 
 
+def prepare_settings(config: DataConfig) -> PrepareSettings:
+    if config.image_size < 1 or config.max_len < 1 or config.min_count < 1:
+        raise ConfigError(f"data.image_size, data.max_len and data.min_count must be at least 1, found "
+                          f"{config.image_size}, {config.max_len} and {config.min_count}")
+    if config.workers < 0:
+        raise ConfigError(f"data.workers must be 0 (one per CPU) or a positive count, found {config.workers}")
+    return PrepareSettings(config.image_size, config.max_len, config.min_count, config.workers)
+
+
 def prepare_data(config: DataConfig, progress: Progress | None = None) -> PreparedData:
-    settings = PrepareSettings(config.image_size, config.max_len, config.min_count)
+    """Read the configured source and return its prepared cache, building it on first use."""
+    settings = prepare_settings(config)
     return prepare(load_source(config), Path(config.cache_dir), settings, progress)

@@ -133,9 +133,10 @@ def _relation(a: SceneObject, b: SceneObject, rng: random.Random) -> str:
     """Where a is relative to b."""
     options = []
     if a.column != b.column:
-        options.append("to the left of" if a.column < b.column else "to the right of")
+        side = "left" if a.column < b.column else "right"
+        options.append(rng.choice((f"to the {side} of", f"{side} of")))
     if a.row != b.row:
-        options.append("above" if a.row < b.row else "below")
+        options.append(rng.choice(("above", "over")) if a.row < b.row else rng.choice(("below", "under")))
     return rng.choice(options)
 
 
@@ -148,34 +149,43 @@ def _count_phrase(objects: list[SceneObject]) -> str:
 
 def _one_object(objects: list[SceneObject], rng: random.Random) -> list[Callable[[], str]]:
     (a,) = objects
+    size = lambda: _weighted(rng, SIZE_WORDS[a.size])  # noqa: E731
     return [
         lambda: f"{_noun_phrase(a, rng, True)} {_place(a, rng)}",
-        lambda: f"there is {_noun_phrase(a, rng, True)} {_place(a, rng)}",
-        lambda: f"{_noun_phrase(a, rng, False)} {_place(a, rng)} of the image",
-        lambda: f"the image shows {_noun_phrase(a, rng, True)} {_place(a, rng)}",
-        lambda: f"a single {_weighted(rng, SIZE_WORDS[a.size])} {a.shape} colored {a.colour} {_place(a, rng)}",
+        lambda: f"{_noun_phrase(a, rng, False)} {_place(a, rng)}",
+        lambda: f"one {size()} {a.colour} {a.shape} {_place(a, rng)}",
+        lambda: f"a single {size()} {a.shape} colored {a.colour} {_place(a, rng)}",
+        lambda: f"{size()} {a.colour} {a.shape} {_place(a, rng)} of the image",
     ]
 
 
 def _two_objects(objects: list[SceneObject], rng: random.Random) -> list[Callable[[], str]]:
     a, b = objects
+
+    def np(obj: SceneObject, with_size: bool = True) -> str:
+        return _noun_phrase(obj, rng, with_size)
+
     return [
-        lambda: f"{_noun_phrase(a, rng, True)} {_relation(a, b, rng)} {_noun_phrase(b, rng, True)}",
-        lambda: f"{_noun_phrase(b, rng, True)} {_relation(b, a, rng)} {_noun_phrase(a, rng, True)}",
-        lambda: f"{_noun_phrase(a, rng, False)} and {_noun_phrase(b, rng, False)}",
-        lambda: f"{_count_phrase(objects)}: {_noun_phrase(a, rng, True)} and {_noun_phrase(b, rng, True)}",
-        lambda: f"there is {_noun_phrase(a, rng, False)} {_relation(a, b, rng)} {_noun_phrase(b, rng, False)}",
+        lambda: f"{np(a)} {_relation(a, b, rng)} {np(b)}",
+        lambda: f"{np(b, False)} {_relation(b, a, rng)} {np(a, False)}",
+        lambda: f"{np(a, False)} and {np(b, False)}",
+        lambda: f"{_count_phrase(objects)}: {np(a)} and {np(b)}",
+        lambda: f"{np(a, False)} {_place(a, rng)} and {np(b, False)} {_place(b, rng)}",
     ]
 
 
 def _three_objects(objects: list[SceneObject], rng: random.Random) -> list[Callable[[], str]]:
     a, b, c = objects
+
+    def np(obj: SceneObject, with_size: bool = True) -> str:
+        return _noun_phrase(obj, rng, with_size)
+
     return [
-        lambda: f"{_noun_phrase(a, rng, False)}, {_noun_phrase(b, rng, False)} and {_noun_phrase(c, rng, False)}",
-        lambda: f"{_count_phrase(objects)}: {_noun_phrase(a, rng, True)}, {_noun_phrase(b, rng, True)} and {_noun_phrase(c, rng, True)}",
-        lambda: f"{_noun_phrase(a, rng, True)} {_relation(a, b, rng)} {_noun_phrase(b, rng, True)} and {_noun_phrase(c, rng, False)}",
-        lambda: f"{_noun_phrase(c, rng, False)} {_relation(c, a, rng)} {_noun_phrase(a, rng, False)} and {_noun_phrase(b, rng, False)}",
-        lambda: f"{_noun_phrase(a, rng, True)} {_place(a, rng)} with {_noun_phrase(b, rng, False)} and {_noun_phrase(c, rng, False)}",
+        lambda: f"{np(a, False)}, {np(b, False)} and {np(c, False)}",
+        lambda: f"{_count_phrase(objects)}: {np(a)}, {np(b)} and {np(c)}",
+        lambda: f"{np(a)} {_relation(a, b, rng)} {np(b)} and {np(c, False)}",
+        lambda: f"{np(c, False)} {_relation(c, a, rng)} {np(a, False)} and {np(b, False)}",
+        lambda: f"{np(a, False)} {_place(a, rng)}, {np(b, False)} {_place(b, rng)} and {np(c, False)} {_place(c, rng)}",
     ]
 
 

@@ -90,7 +90,7 @@ def render(design: Design, context: GenerationContext) -> str:
     )
     encoder = encoder_source(design.backbone)
     header = f'"""Captioning model composed by nncaption: {design.describe()}."""\n\n'
-    return header + "import math\n\n" + encoder.rstrip() + "\n\n\n" + net
+    return header + encoder.rstrip() + "\n\n\n" + net
 
 
 class Composer:

@@ -151,7 +151,7 @@ _TRANSFORMER_INIT = '''\
 _TRANSFORMER_BODY = '''\
     def decode(self, memory, tokens):
         length = tokens.size(1)
-        words = self.embed(tokens) * math.sqrt(HIDDEN) + self.token_position[:, :length]  # [B, T, HIDDEN]
+        words = self.embed(tokens) + self.token_position[:, :length]  # [B, T, HIDDEN]
         causal = nn.Transformer.generate_square_subsequent_mask(length, device=tokens.device)
         outputs = self.decoder(words, memory + self.memory_position, tgt_mask=causal, tgt_is_causal=True)
         return self.out(self.norm(outputs))  # [B, T, V]'''

@@ -6,9 +6,15 @@ registered `Metric` with pycocoevalcap's `compute_score(references, hypotheses)`
 """
 
 from nncaption.metrics import bleu, cider, lemur, meteor, rouge  # noqa: F401  (import registers the metrics)
-from nncaption.metrics.constant import ConstantCaptionScorer, best_constant_caption
 from nncaption.metrics.base import METRICS, Metric, MetricScore, get_metric, register_metric
-from nncaption.metrics.evaluation import DEFAULT_METRICS, Evaluation, check_inputs, evaluate, evaluate_detailed
+from nncaption.metrics.constant import ConstantCaptionScorer, best_constant_caption
+from nncaption.metrics.evaluation import (
+    DEFAULT_METRICS,
+    Evaluation,
+    check_inputs,
+    evaluate,
+    evaluate_detailed,
+)
 from nncaption.metrics.tokenizer import PUNCTUATIONS, tokenize
 
 __all__ = [

@@ -8,7 +8,6 @@ pycocoevalcap's `compute_score(gts, res)`, and returns one `MetricScore` per sco
 from __future__ import annotations
 
 import abc
-import re
 from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,8 +15,10 @@ from functools import lru_cache
 from typing import ClassVar, TypeVar
 
 from nncaption.errors import UsageError
+from nncaption.metrics.ngrams import MAX_ORDER, CaptionSet, counting_tokens
 
 __all__ = [
+    "CaptionSet",
     "METRICS",
     "Metric",
     "MetricScore",
@@ -61,6 +62,10 @@ class Metric(abc.ABC):
     ) -> dict[str, MetricScore]:
         """Score tokenized hypotheses against tokenized references of the same images."""
 
+    def score_captions(self, captions: CaptionSet) -> dict[str, MetricScore]:
+        """Score a CaptionSet; metrics that use its shared n-gram counts override this."""
+        return self.compute_score(captions.references_by_image, captions.hypotheses_by_image)
+
 
 METRICS: dict[str, type[Metric]] = {}
 
@@ -70,19 +75,23 @@ MetricType = TypeVar("MetricType", bound=type[Metric])
 def register_metric(cls: MetricType) -> MetricType:
     """Add a Metric subclass to METRICS under its `name` (class decorator)."""
     if cls.name in METRICS:
-        raise ValueError(f"metric name {cls.name!r} is already registered by {METRICS[cls.name].__name__}")
+        raise ValueError(
+            f"metric name {cls.name!r} is already registered by {METRICS[cls.name].__name__}"
+        )
     METRICS[cls.name] = cls
     return cls
 
 
 def get_metric(name: str) -> type[Metric]:
     """Return the registered metric class for a registry key or one of its score names."""
-    wanted = name.strip().lower()
+    requested = name.strip().lower()
     for key, cls in METRICS.items():
-        if wanted == key or wanted in (score.lower() for score in cls.score_names):
+        if requested == key or requested in (score.lower() for score in cls.score_names):
             return cls
     known = ", ".join(sorted(score for cls in METRICS.values() for score in cls.score_names))
-    raise UsageError(f"unknown metric {name!r}; expected one of: {known} (or a family: {', '.join(METRICS)})")
+    raise UsageError(
+        f"unknown metric {name!r}; expected one of: {known} (or a family: {', '.join(METRICS)})"
+    )
 
 
 def resolve_score_names(names: Sequence[str]) -> dict[str, list[str]]:
@@ -90,21 +99,14 @@ def resolve_score_names(names: Sequence[str]) -> dict[str, list[str]]:
 
     A registry key ("bleu") requests all its scores; a score name ("Bleu_4") only that one.
     """
-    wanted: dict[str, list[str]] = {}
+    requested: dict[str, list[str]] = {}
     for name in names:
         cls = get_metric(name)
-        scores = wanted.setdefault(cls.name, [])
+        scores = requested.setdefault(cls.name, [])
         lowered = name.strip().lower()
         selected = [s for s in cls.score_names if s.lower() == lowered] or list(cls.score_names)
         scores.extend(s for s in selected if s not in scores)
-    return wanted
-
-
-# Whitespace other than the plain space, e.g. the no-break space inside "1\u00a01/2".
-_INNER_SPACE = re.compile(r"[^\S ]")
-
-
-MAX_ORDER = 4
+    return requested
 
 
 @lru_cache(maxsize=1 << 17)
@@ -115,9 +117,8 @@ def ngram_counts(tokens: tuple[str, ...]) -> tuple[Counter, ...]:
     also splits at a no-break space inside a PTB token, so the same split is done here.
     Cached and shared by the metrics: callers must not modify the returned Counters.
     """
-    if _INNER_SPACE.search(" ".join(tokens)):
-        tokens = tuple(" ".join(tokens).split())
+    tokens = counting_tokens(tokens)
     counts = [Counter(tokens)]
     for k in range(2, MAX_ORDER + 1):
-        counts.append(Counter(zip(*(tokens[i:] for i in range(k)))))
+        counts.append(Counter(zip(*(tokens[i:] for i in range(k)), strict=False)))
     return tuple(counts)

@@ -13,41 +13,23 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from nncaption.metrics.base import (
     Metric,
     MetricScore,
-    Tokens,
     TokenizedHypotheses,
     TokenizedReferences,
-    ngram_counts,
     register_metric,
 )
+from nncaption.metrics.ngrams import CaptionSet, OrderCounts
 
-__all__ = ["BleuMetric", "BleuStats", "ReferenceStats", "bleu_from_stats", "closest_length"]
+__all__ = ["BleuMetric", "BleuStats", "bleu_from_stats", "closest_length", "sum_stats"]
 
 MAX_ORDER = 4
 # pycocoevalcap's guards: added to every denominator (_SMALL) and numerator (_TINY).
 _SMALL = 1e-9
 _TINY = 1e-15
-
-
-@dataclass(frozen=True)
-class ReferenceStats:
-    """What BLEU needs from the references of one image."""
-
-    lengths: tuple[int, ...]
-    # Per n-gram order: n-gram -> highest count in any one reference.
-    max_counts: list[dict]
-
-
-def reference_stats(references: Sequence[Tokens]) -> ReferenceStats:
-    max_counts: list[dict] = [{} for _ in range(MAX_ORDER)]
-    for reference in references:
-        for maxima, counts in zip(max_counts, ngram_counts(reference)):
-            for ngram, count in counts.items():
-                if count > maxima.get(ngram, 0):
-                    maxima[ngram] = count
-    return ReferenceStats(tuple(len(reference) for reference in references), max_counts)
 
 
 def closest_length(reference_lengths: Sequence[int], hypothesis_length: int) -> int:
@@ -63,19 +45,6 @@ class BleuStats:
     reference_length: int
     correct: list[int]  # clipped matches per n-gram order
     guess: list[int]  # hypothesis n-grams per order
-
-
-def image_stats(hypothesis: Tokens, refs: ReferenceStats) -> BleuStats:
-    correct = []
-    for maxima, counts in zip(refs.max_counts, ngram_counts(hypothesis)):
-        matched = 0
-        for ngram, count in counts.items():
-            reference_count = maxima.get(ngram, 0)
-            matched += count if count < reference_count else reference_count
-        correct.append(matched)
-    length = len(hypothesis)
-    guess = [max(0, length - k + 1) for k in range(1, MAX_ORDER + 1)]
-    return BleuStats(length, closest_length(refs.lengths, length), correct, guess)
 
 
 def bleu_from_stats(stats: BleuStats) -> list[float]:
@@ -116,11 +85,68 @@ class BleuMetric(Metric):
     def compute_score(
         self, references: TokenizedReferences, hypotheses: TokenizedHypotheses
     ) -> dict[str, MetricScore]:
-        all_stats = [image_stats(hypothesis, reference_stats(references[image_id]))
-                     for image_id, hypothesis in hypotheses.items()]
+        return self.score_captions(CaptionSet(references, hypotheses))
+
+    def score_captions(self, captions: CaptionSet) -> dict[str, MetricScore]:
+        all_stats = image_stats_from_counts(captions)
         per_image = [bleu_from_stats(stats) for stats in all_stats]
         corpus = bleu_from_stats(sum_stats(all_stats))
         return {
             score_name: MetricScore(score_name, corpus[k], tuple(scores[k] for scores in per_image))
             for k, score_name in enumerate(self.score_names)
         }
+
+
+def _clipped_matches(captions: CaptionSet, order: OrderCounts) -> np.ndarray:
+    """Return per image the hypothesis n-gram matches, clipped at the max count in one reference."""
+    is_reference = order.caption < captions.reference_count
+    reference_keys = (
+        captions.reference_image[order.caption[is_reference]] * order.size
+        + order.ngram[is_reference]
+    )
+    reference_counts = order.count[is_reference]
+
+    # The highest count per (image, n-gram): sort by key, then count, and keep each key's last entry.
+    sort = np.lexsort((reference_counts, reference_keys))
+    reference_keys = reference_keys[sort]
+    reference_counts = reference_counts[sort]
+    last = np.ones(len(reference_keys), dtype=bool)
+    last[:-1] = reference_keys[1:] != reference_keys[:-1]
+    max_keys = reference_keys[last]
+    max_counts = reference_counts[last]
+
+    hypothesis_image = order.caption[~is_reference] - captions.reference_count
+    hypothesis_keys = hypothesis_image * order.size + order.ngram[~is_reference]
+    found = np.searchsorted(max_keys, hypothesis_keys)
+    found = np.minimum(found, max(len(max_keys) - 1, 0))
+    matched = np.zeros(len(hypothesis_keys), dtype=np.int64)
+    if len(max_keys):
+        hit = max_keys[found] == hypothesis_keys
+        matched[hit] = np.minimum(order.count[~is_reference][hit], max_counts[found[hit]])
+    # Float sums of integers stay exact below 2**53.
+    return np.bincount(hypothesis_image, weights=matched, minlength=captions.image_count).astype(
+        np.int64
+    )
+
+
+def image_stats_from_counts(captions: CaptionSet) -> list[BleuStats]:
+    """Return the BLEU statistics of every image, computed on whole arrays."""
+    correct = [_clipped_matches(captions, order).tolist() for order in captions.orders]
+
+    # Closest reference length: smallest |difference|, then the shorter reference.
+    reference_lengths = captions.lengths[: captions.reference_count]
+    hypothesis_lengths = captions.lengths[captions.reference_count :]
+    scale = int(captions.lengths.max(initial=0)) + 1
+    keys = (
+        np.abs(reference_lengths - hypothesis_lengths[captions.reference_image]) * scale
+        + reference_lengths
+    )
+    first_reference = np.cumsum(captions.references_per_image) - captions.references_per_image
+    closest = (np.minimum.reduceat(keys, first_reference) % scale).tolist() if len(keys) else []
+
+    all_stats = []
+    for image, length in enumerate(hypothesis_lengths.tolist()):
+        guess = [max(0, length - k + 1) for k in range(1, MAX_ORDER + 1)]
+        image_correct = [correct[k][image] for k in range(MAX_ORDER)]
+        all_stats.append(BleuStats(length, closest[image], image_correct, guess))
+    return all_stats

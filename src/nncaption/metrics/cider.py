@@ -10,89 +10,21 @@ the result multiplied by 10, which is the scale COCO reports.
 
 from __future__ import annotations
 
-import math
-from collections import Counter
-from collections.abc import Hashable, Mapping, Sequence
-
 import numpy as np
 
 from nncaption.metrics.base import (
     Metric,
     MetricScore,
-    Tokens,
     TokenizedHypotheses,
     TokenizedReferences,
-    ngram_counts,
     register_metric,
 )
+from nncaption.metrics.ngrams import CaptionSet, OrderCounts
 
-__all__ = ["CiderDMetric", "document_frequencies"]
+__all__ = ["CiderDMetric"]
 
 MAX_ORDER = 4
 SIGMA = 6.0
-
-# One caption as CIDEr sees it: TF-IDF weights per order, their L2 norms, and the bigram count.
-_Vector = tuple[list[dict], list[float], int]
-
-
-def document_frequencies(references: Mapping[Hashable, Sequence[Tokens]]) -> Counter:
-    """Count, for every n-gram, the images with at least one reference containing it."""
-    frequencies: Counter = Counter()
-    for captions in references.values():
-        seen: set = set()
-        for caption in captions:
-            for counts in ngram_counts(caption):
-                seen.update(counts)
-        frequencies.update(seen)
-    return frequencies
-
-
-class _Vectorizer:
-    """Turns captions into TF-IDF vectors with one norm per n-gram order."""
-
-    def __init__(self, frequencies: Counter, image_count: int) -> None:
-        self.log_image_count = float(np.log(float(image_count)))
-        ngrams = list(frequencies)
-        # An n-gram in no reference counts as if in one: log(max(1, df)) = 0.
-        logs = np.log(np.maximum(1.0, np.array([frequencies[g] for g in ngrams], dtype=np.float64)))
-        self.idf = dict(zip(ngrams, (self.log_image_count - logs).tolist()))
-
-    def vector(self, tokens: Tokens) -> _Vector:
-        idf = self.idf
-        default = self.log_image_count
-        weights = []
-        norms = []
-        all_counts = ngram_counts(tokens)
-        for counts in all_counts:
-            order_weights = {ngram: float(count) * idf.get(ngram, default) for ngram, count in counts.items()}
-            squares = 0.0
-            for weight in order_weights.values():
-                squares += pow(weight, 2)
-            weights.append(order_weights)
-            norms.append(math.sqrt(squares))
-        # pycocoevalcap's "length" for the penalty is the bigram count (its n == 1).
-        return weights, norms, sum(all_counts[1].values())
-
-
-def _similarity(hypothesis: _Vector, reference: _Vector) -> list[float]:
-    """Clipped cosine similarity per n-gram order, times the length penalty."""
-    hyp_weights, hyp_norms, hyp_length = hypothesis
-    ref_weights, ref_norms, ref_length = reference
-    delta = float(hyp_length - ref_length)
-    penalty = np.e ** (-(delta**2) / (2 * SIGMA**2))
-
-    values = []
-    for k in range(MAX_ORDER):
-        value = 0.0
-        order_ref = ref_weights[k]
-        for ngram, hyp_weight in hyp_weights[k].items():
-            ref_weight = order_ref.get(ngram)
-            if ref_weight is not None:
-                value += min(hyp_weight, ref_weight) * ref_weight
-        if hyp_norms[k] != 0 and ref_norms[k] != 0:
-            value /= hyp_norms[k] * ref_norms[k]
-        values.append(value * penalty)
-    return values
 
 
 @register_metric
@@ -105,18 +37,87 @@ class CiderDMetric(Metric):
     def compute_score(
         self, references: TokenizedReferences, hypotheses: TokenizedHypotheses
     ) -> dict[str, MetricScore]:
-        scored_references = {image_id: references[image_id] for image_id in hypotheses}
-        vectorizer = _Vectorizer(document_frequencies(scored_references), len(scored_references))
+        return self.score_captions(CaptionSet(references, hypotheses))
 
-        per_image = []
-        for image_id, hypothesis in hypotheses.items():
-            hyp_vector = vectorizer.vector(hypothesis)
-            totals = [0.0] * MAX_ORDER
-            for reference in scored_references[image_id]:
-                similarity = _similarity(hyp_vector, vectorizer.vector(reference))
-                totals = [total + value for total, value in zip(totals, similarity)]
-            # Mean over orders, mean over references, times 10 (numpy keeps pycocoevalcap's rounding).
-            per_image.append(float(np.mean(np.array(totals))) / len(scored_references[image_id]) * 10.0)
+    def score_captions(self, captions: CaptionSet) -> dict[str, MetricScore]:
+        # Per image and order: the similarities summed over its references, in reference order.
+        order_sums = [_order_similarity_sums(captions, order) for order in captions.orders]
 
-        value = float(np.mean(np.array(per_image)))
-        return {"CIDEr": MetricScore("CIDEr", value, tuple(per_image))}
+        # Mean over orders, mean over references, times 10, with pycocoevalcap's rounding order.
+        total = ((order_sums[0] + order_sums[1]) + order_sums[2]) + order_sums[3]
+        per_image = total / MAX_ORDER / captions.references_per_image * 10.0
+        value = float(np.mean(per_image))
+        return {"CIDEr": MetricScore("CIDEr", value, tuple(per_image.tolist()))}
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    # np.unique without return_* takes a hash-table path in numpy 2.3 that is far slower here.
+    ordered = np.sort(values)
+    keep = np.ones(len(ordered), dtype=bool)
+    keep[1:] = ordered[1:] != ordered[:-1]
+    return ordered[keep]
+
+
+def _length_penalties(captions: CaptionSet) -> np.ndarray:
+    """Gaussian penalty of every reference on its bigram-count difference to the hypothesis."""
+    # pycocoevalcap's "length" is the bigram count (its n == 1), max(0, tokens - 1).
+    bigrams = np.maximum(captions.lengths - 1, 0)
+    delta = (
+        bigrams[captions.reference_count + captions.reference_image]
+        - bigrams[: captions.reference_count]
+    )
+    unique_deltas, index = np.unique(delta, return_inverse=True)
+    # Python floats, as pycocoevalcap computes each penalty.
+    penalties = [np.e ** (-(float(d) ** 2) / (2 * SIGMA**2)) for d in unique_deltas.tolist()]
+    return np.array(penalties, dtype=np.float64)[index.reshape(-1)]
+
+
+def _order_similarity_sums(captions: CaptionSet, order: OrderCounts) -> np.ndarray:
+    """Return per image the penalised clipped cosine similarities of one order, summed over references."""
+    reference_count = captions.reference_count
+    is_reference = order.caption < reference_count
+    reference_caption = order.caption[is_reference]
+    reference_keys = (
+        captions.reference_image[reference_caption] * order.size + order.ngram[is_reference]
+    )
+
+    # Document frequency: the images whose references contain the n-gram.
+    frequencies = np.bincount(
+        _sorted_unique(reference_keys) % max(order.size, 1), minlength=order.size
+    )
+    log_image_count = float(np.log(float(captions.image_count)))
+    idf = log_image_count - np.log(np.maximum(1.0, frequencies.astype(np.float64)))
+    weights = order.count * idf[order.ngram]
+    norms = np.sqrt(
+        np.bincount(order.caption, weights=weights * weights, minlength=len(captions.lengths))
+    )
+
+    # Clipped dot product: each reference n-gram against the same n-gram in its image's hypothesis.
+    hypothesis_keys = (order.caption[~is_reference] - reference_count) * order.size + order.ngram[
+        ~is_reference
+    ]
+    hypothesis_weights = weights[~is_reference]
+    reference_weights = weights[is_reference]
+    dots = np.zeros(reference_count, dtype=np.float64)
+    if len(hypothesis_keys):
+        found = np.minimum(
+            np.searchsorted(hypothesis_keys, reference_keys), len(hypothesis_keys) - 1
+        )
+        hit = hypothesis_keys[found] == reference_keys
+        products = (
+            np.minimum(hypothesis_weights[found[hit]], reference_weights[hit])
+            * reference_weights[hit]
+        )
+        # bincount returns integers when no n-gram matched, so convert.
+        dots = np.bincount(
+            reference_caption[hit], weights=products, minlength=reference_count
+        ).astype(np.float64)
+
+    hypothesis_norms = norms[reference_count + captions.reference_image]
+    reference_norms = norms[:reference_count]
+    denominators = hypothesis_norms * reference_norms
+    similarities = np.divide(dots, denominators, out=dots.copy(), where=denominators != 0)
+    similarities = similarities * _length_penalties(captions)
+    return np.bincount(
+        captions.reference_image, weights=similarities, minlength=captions.image_count
+    )

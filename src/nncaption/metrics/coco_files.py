@@ -43,19 +43,25 @@ def load_results(path: str | Path) -> dict[Hashable, str]:
     path = Path(path)
     entries = _read_json(path, "results")
     if not isinstance(entries, list):
-        raise DataError(f"{path}: expected a JSON list of {{\"image_id\", \"caption\"}} objects, "
-                        f"found a JSON {type(entries).__name__}")
+        raise DataError(
+            f'{path}: expected a JSON list of {{"image_id", "caption"}} objects, '
+            f"found a JSON {type(entries).__name__}"
+        )
 
     hypotheses: dict[Hashable, str] = {}
     for index, entry in enumerate(entries):
         image_id = _entry_field(entry, "image_id", index, path)
         caption = _entry_field(entry, "caption", index, path)
         if not isinstance(caption, str):
-            raise DataError(f"{path}: entry {index} (image {image_id!r}) has a caption of type "
-                            f"{type(caption).__name__}, expected a string")
+            raise DataError(
+                f"{path}: entry {index} (image {image_id!r}) has a caption of type "
+                f"{type(caption).__name__}, expected a string"
+            )
         if image_id in hypotheses:
-            raise DataError(f"{path}: image {image_id!r} has two hypotheses ({hypotheses[image_id]!r} and "
-                            f"{caption!r}); keep one caption per image")
+            raise DataError(
+                f"{path}: image {image_id!r} has two hypotheses ({hypotheses[image_id]!r} and "
+                f"{caption!r}); keep one caption per image"
+            )
         hypotheses[image_id] = caption
     return hypotheses
 
@@ -65,7 +71,9 @@ def load_annotations(path: str | Path) -> dict[Hashable, list[str]]:
     path = Path(path)
     data = _read_json(path, "annotations")
     if not isinstance(data, dict) or not isinstance(data.get("annotations"), list):
-        raise DataError(f"{path}: expected a COCO captions file, a JSON object with an \"annotations\" list")
+        raise DataError(
+            f'{path}: expected a COCO captions file, a JSON object with an "annotations" list'
+        )
 
     references: dict[Hashable, list[str]] = {}
     for index, image in enumerate(data.get("images") or []):
@@ -74,7 +82,9 @@ def load_annotations(path: str | Path) -> dict[Hashable, list[str]]:
         image_id = _entry_field(entry, "image_id", index, path)
         caption = _entry_field(entry, "caption", index, path)
         if not isinstance(caption, str):
-            raise DataError(f"{path}: annotation {index} (image {image_id!r}) has a caption of type "
-                            f"{type(caption).__name__}, expected a string")
+            raise DataError(
+                f"{path}: annotation {index} (image {image_id!r}) has a caption of type "
+                f"{type(caption).__name__}, expected a string"
+            )
         references.setdefault(image_id, []).append(caption)
     return references

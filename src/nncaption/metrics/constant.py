@@ -14,10 +14,17 @@ import logging
 from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
 
+import numpy as np
+
 from nncaption.errors import DataError
-from nncaption.metrics.base import ngram_counts
-from nncaption.metrics.bleu import MAX_ORDER, BleuStats, bleu_from_stats, closest_length, reference_stats
+from nncaption.metrics.bleu import (
+    MAX_ORDER,
+    BleuStats,
+    bleu_from_stats,
+    closest_length,
+)
 from nncaption.metrics.evaluation import check_inputs
+from nncaption.metrics.ngrams import CaptionSet, OrderCounts, counting_tokens, lookup_ngrams
 from nncaption.metrics.tokenizer import tokenize_cached
 
 __all__ = ["ConstantCaptionScorer", "best_constant_caption"]
@@ -30,29 +37,32 @@ class ConstantCaptionScorer:
 
     def __init__(self, references: Mapping[Hashable, Sequence[str]]) -> None:
         checked, _ = check_inputs(references, {image_id: "" for image_id in references})
-        self.image_count = len(checked)
+        tokenized = {
+            image_id: [tokenize_cached(c) for c in captions]
+            for image_id, captions in checked.items()
+        }
+        self.captions = CaptionSet(tokenized, {image_id: () for image_id in tokenized})
+        self.image_count = self.captions.image_count
+        self.max_counts = [
+            _max_counts_by_ngram(self.captions, order) for order in self.captions.orders
+        ]
 
-        # images_with_at_least[ngram][j] = images whose max reference count of ngram is > j.
-        self.images_with_at_least: dict[object, list[int]] = {}
-        length_profiles: Counter = Counter()
-        for captions in checked.values():
-            stats = reference_stats([tokenize_cached(caption) for caption in captions])
-            length_profiles[stats.lengths] += 1
-            for maxima in stats.max_counts:
-                for ngram, max_count in maxima.items():
-                    counts = self.images_with_at_least.setdefault(ngram, [])
-                    counts.extend([0] * (max_count - len(counts)))
-                    for j in range(max_count):
-                        counts[j] += 1
-
-        self.length_profiles = length_profiles
+        # Images grouped by their tuple of reference lengths, for the summed closest length.
+        lengths = self.captions.lengths[: self.captions.reference_count].tolist()
+        self.length_profiles: Counter = Counter()
+        start = 0
+        for count in self.captions.references_per_image.tolist():
+            self.length_profiles[tuple(lengths[start : start + count])] += 1
+            start += count
         self.reference_length_cache: dict[int, int] = {}
 
     def summed_reference_length(self, hypothesis_length: int) -> int:
         total = self.reference_length_cache.get(hypothesis_length)
         if total is None:
-            total = sum(images * closest_length(lengths, hypothesis_length)
-                        for lengths, images in self.length_profiles.items())
+            total = sum(
+                images * closest_length(lengths, hypothesis_length)
+                for lengths, images in self.length_profiles.items()
+            )
             self.reference_length_cache[hypothesis_length] = total
         return total
 
@@ -60,19 +70,53 @@ class ConstantCaptionScorer:
         """Return the corpus BLEU statistics of `caption` emitted for every image."""
         tokens = tokenize_cached(caption)
         correct = [0] * MAX_ORDER
-        for k, order_counts in enumerate(ngram_counts(tokens)):
-            for ngram, count in order_counts.items():
-                counts = self.images_with_at_least.get(ngram)
-                if counts is not None:
-                    correct[k] += sum(counts[:count])
+        for k, ngram_ids in enumerate(lookup_ngrams(self.captions, tokens)):
+            max_counts, starts, ends = self.max_counts[k]
+            for ngram, count in Counter(ngram_ids).items():
+                if ngram < 0:
+                    continue
+                if count == 1:
+                    # Every image whose references contain the n-gram contributes one match.
+                    correct[k] += int(ends[ngram] - starts[ngram])
+                else:
+                    correct[k] += int(
+                        np.minimum(max_counts[starts[ngram] : ends[ngram]], count).sum()
+                    )
 
-        length = len(tokens)
+        length = len(counting_tokens(tokens))
         guess = [self.image_count * max(0, length - k + 1) for k in range(1, MAX_ORDER + 1)]
-        return BleuStats(self.image_count * length, self.summed_reference_length(length), correct, guess)
+        return BleuStats(
+            self.image_count * length, self.summed_reference_length(length), correct, guess
+        )
 
     def bleu4(self, caption: str) -> float:
         """Return the corpus BLEU-4 of `caption` emitted for every image."""
         return bleu_from_stats(self.stats(caption))[MAX_ORDER - 1]
+
+
+def _max_counts_by_ngram(
+    captions: CaptionSet, order: OrderCounts
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (max reference counts sorted by n-gram id, start and end of each n-gram's run).
+
+    One entry per (image, n-gram): the highest count of the n-gram in one reference of the image.
+    """
+    keys = captions.reference_image[order.caption] * order.size + order.ngram
+    sort = np.lexsort((order.count, keys))
+    keys = keys[sort]
+    last = np.ones(len(keys), dtype=bool)
+    last[:-1] = keys[1:] != keys[:-1]
+    ngrams = keys[last] % max(order.size, 1)
+    max_counts = order.count[sort][last]
+
+    by_ngram = np.argsort(ngrams, kind="stable")
+    ngrams = ngrams[by_ngram]
+    all_ids = np.arange(order.size)
+    return (
+        max_counts[by_ngram],
+        np.searchsorted(ngrams, all_ids),
+        np.searchsorted(ngrams, all_ids, side="right"),
+    )
 
 
 def best_constant_caption(
@@ -88,7 +132,9 @@ def best_constant_caption(
         raise DataError(f"expected a non-empty list of candidate captions, found {candidates!r}")
     for candidate in candidates:
         if not isinstance(candidate, str):
-            raise DataError(f"candidate captions must be strings, found {type(candidate).__name__}: {candidate!r}")
+            raise DataError(
+                f"candidate captions must be strings, found {type(candidate).__name__}: {candidate!r}"
+            )
 
     scorer = ConstantCaptionScorer(references)
     best_caption, best_score = candidates[0], scorer.bleu4(candidates[0])
@@ -96,5 +142,10 @@ def best_constant_caption(
         score = scorer.bleu4(candidate)
         if score > best_score:
             best_caption, best_score = candidate, score
-    log.debug("best constant caption of %d candidates: %r (BLEU-4 %.4f)", len(candidates), best_caption, best_score)
+    log.debug(
+        "best constant caption of %d candidates: %r (BLEU-4 %.4f)",
+        len(candidates),
+        best_caption,
+        best_score,
+    )
     return best_caption, best_score

@@ -1,8 +1,9 @@
 """Scoring raw captions: input checks, tokenization and the registered metrics, as COCOEvalCap does.
 
-The images scored are the images with a hypothesis. References may contain more images
-(a results file for part of a split); those are left out, as pycocoevalcap's `COCOEvalCap`
-leaves them out when its `image_id` parameter is set to the results' images.
+The images scored are the images with a hypothesis. References may contain more images,
+for example when a results file covers part of a split. Those images are left out, as
+pycocoevalcap's `COCOEvalCap` leaves them out when its `image_id` parameter is set to the
+results' images.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 
 from nncaption.errors import DataError
 from nncaption.metrics.base import METRICS, resolve_score_names
+from nncaption.metrics.ngrams import CaptionSet
 from nncaption.metrics.tokenizer import tokenize_cached
 
 __all__ = ["DEFAULT_METRICS", "Evaluation", "check_inputs", "evaluate", "evaluate_detailed"]
@@ -61,7 +63,9 @@ def _check_references(value: object, image_id: Hashable) -> list[str]:
             f"{value!r}; wrap a single reference in a list"
         )
     if len(value) == 0:
-        raise DataError(f"image {image_id!r} has no reference caption; add one or drop its hypothesis")
+        raise DataError(
+            f"image {image_id!r} has no reference caption; add one or drop its hypothesis"
+        )
     return [_check_caption(reference, "a reference", image_id) for reference in value]
 
 
@@ -95,8 +99,11 @@ def check_inputs(
 
     unscored = len(references) - len(checked_references)
     if unscored:
-        log.info("scoring %d images with a hypothesis; %d images with references only are left out",
-                 len(checked_hypotheses), unscored)
+        log.info(
+            "scoring %d images with a hypothesis; %d images with references only are left out",
+            len(checked_hypotheses),
+            unscored,
+        )
     return checked_references, checked_hypotheses
 
 
@@ -107,23 +114,28 @@ def evaluate_detailed(
 ) -> Evaluation:
     """Tokenize raw captions and score them with the requested metrics.
 
-    `metrics` holds registry keys ("bleu", "rouge_l", "cider", "meteor", "lemur_bleu4") or
+    `metrics` contains registry keys ("bleu", "rouge_l", "cider", "meteor", "lemur_bleu4") or
     COCO score names ("Bleu_4", "CIDEr"); None means DEFAULT_METRICS. A metric that cannot
     run here (METEOR without Java) is listed in `skipped` instead of raising.
     """
-    wanted = resolve_score_names(list(DEFAULT_METRICS if metrics is None else metrics))
+    requested = resolve_score_names(list(DEFAULT_METRICS if metrics is None else metrics))
     raw_references, raw_hypotheses = check_inputs(references, hypotheses)
 
     tokenized_references = {
-        image_id: [tokenize_cached(caption) for caption in captions] for image_id, captions in raw_references.items()
+        image_id: [tokenize_cached(caption) for caption in captions]
+        for image_id, captions in raw_references.items()
     }
-    tokenized_hypotheses = {image_id: tokenize_cached(caption) for image_id, caption in raw_hypotheses.items()}
+    tokenized_hypotheses = {
+        image_id: tokenize_cached(caption) for image_id, caption in raw_hypotheses.items()
+    }
     image_ids = list(tokenized_hypotheses)
+    # One CaptionSet, so BLEU and CIDEr-D share its n-gram counts.
+    captions = CaptionSet(tokenized_references, tokenized_hypotheses)
 
     scores: dict[str, float] = {}
     per_image: dict[str, dict[Hashable, float]] = {}
     skipped: dict[str, str] = {}
-    for key, score_names in wanted.items():
+    for key, score_names in requested.items():
         metric = METRICS[key]()
         reason = metric.unavailable_reason()
         if reason is not None:
@@ -131,10 +143,10 @@ def evaluate_detailed(
             skipped.update((name, f"skipped: {reason}") for name in score_names)
             continue
 
-        results = metric.compute_score(tokenized_references, tokenized_hypotheses)
+        results = metric.score_captions(captions)
         for name in score_names:
             scores[name] = results[name].value
-            per_image[name] = dict(zip(image_ids, results[name].per_image))
+            per_image[name] = dict(zip(image_ids, results[name].per_image, strict=True))
     return Evaluation(scores, per_image, skipped)
 
 
@@ -146,6 +158,6 @@ def evaluate(
     """Return corpus scores by COCO name ("Bleu_1".."Bleu_4", "ROUGE_L", "CIDEr", ...).
 
     Same arguments as `evaluate_detailed`. A skipped metric (METEOR without Java) is absent
-    from the dict and logged as a warning; `evaluate_detailed(...).skipped` says why.
+    from the dict and logged as a warning; `evaluate_detailed(...).skipped` gives the reason.
     """
     return evaluate_detailed(references, hypotheses, metrics).scores

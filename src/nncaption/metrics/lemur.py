@@ -43,11 +43,17 @@ def sentence_bleu4(hypothesis: Sequence[str], references: Sequence[Sequence[str]
         return 0.0
 
     # Method 1: a precision with no match becomes epsilon / count instead of 0.
-    precisions = [num / den if num else _EPSILON / den for num, den in zip(numerators, denominators)]
+    precisions = [
+        num / den if num else _EPSILON / den
+        for num, den in zip(numerators, denominators, strict=True)
+    ]
     log_mean = math.fsum(_WEIGHT * math.log(p) for p in precisions if p > 0)
 
     hyp_len = len(hypothesis)
-    closest = min((len(reference) for reference in references), key=lambda length: (abs(length - hyp_len), length))
+    closest = min(
+        (len(reference) for reference in references),
+        key=lambda length: (abs(length - hyp_len), length),
+    )
     penalty = 1.0 if hyp_len > closest else math.exp(1 - closest / hyp_len)
     return penalty * math.exp(log_mean)
 
@@ -62,6 +68,9 @@ class LemurBleu4Metric(Metric):
     def compute_score(
         self, references: TokenizedReferences, hypotheses: TokenizedHypotheses
     ) -> dict[str, MetricScore]:
-        per_image = [sentence_bleu4(hypothesis, references[image_id]) for image_id, hypothesis in hypotheses.items()]
+        per_image = [
+            sentence_bleu4(hypothesis, references[image_id])
+            for image_id, hypothesis in hypotheses.items()
+        ]
         value = math.fsum(per_image) / len(per_image)
         return {"lemur_bleu4": MetricScore("lemur_bleu4", value, tuple(per_image))}

@@ -21,7 +21,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nncaption.errors import NncaptionError
-from nncaption.metrics.base import Metric, MetricScore, TokenizedHypotheses, TokenizedReferences, register_metric
+from nncaption.metrics.base import (
+    Metric,
+    MetricScore,
+    TokenizedHypotheses,
+    TokenizedReferences,
+    register_metric,
+)
 
 __all__ = ["MeteorMetric", "find_meteor_jar"]
 
@@ -58,7 +64,9 @@ class MeteorMetric(Metric):
     name = "meteor"
     score_names = ("METEOR",)
 
-    def __init__(self, jar: Path | None = None, java: str | None = None, timeout_s: float = 1800.0) -> None:
+    def __init__(
+        self, jar: Path | None = None, java: str | None = None, timeout_s: float = 1800.0
+    ) -> None:
         self.jar = jar if jar is not None else find_meteor_jar()
         # None when no such program is found; unavailable_reason() then explains.
         self.java = shutil.which(java if java is not None else "java")
@@ -79,7 +87,9 @@ class MeteorMetric(Metric):
             raise NncaptionError(f"METEOR cannot run: {reason}")
         assert self.jar is not None and self.java is not None
 
-        score_lines = [_score_line(hyp, references[image_id]) for image_id, hyp in hypotheses.items()]
+        score_lines = [
+            _score_line(hyp, references[image_id]) for image_id, hyp in hypotheses.items()
+        ]
         lines = self._run(score_lines)
         per_image = tuple(float(line) for line in lines[:-1])
         return {"METEOR": MetricScore("METEOR", float(lines[-1]), per_image)}
@@ -90,10 +100,15 @@ class MeteorMetric(Metric):
         command = [self.java, "-jar", *JAVA_OPTIONS, self.jar.name, *METEOR_OPTIONS]
         with tempfile.TemporaryFile() as stderr:
             process = subprocess.Popen(
-                command, cwd=self.jar.parent, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr
+                command,
+                cwd=self.jar.parent,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
             )
             assert process.stdin is not None and process.stdout is not None
-            timer = threading.Timer(self.timeout_s, process.kill)
+            timed_out = threading.Event()
+            timer = threading.Timer(self.timeout_s, lambda: (timed_out.set(), process.kill()))
             timer.start()
             try:
                 # A writer thread keeps the pipes from filling up while we read the statistics.
@@ -101,11 +116,13 @@ class MeteorMetric(Metric):
                     target=_write_lines, args=(process.stdin, score_lines), daemon=True
                 )
                 writer.start()
-                stats = [_read_line(process, stderr) for _ in score_lines]
+                stats = [_read_line(process, stderr, timed_out) for _ in score_lines]
                 writer.join()
 
                 _write_lines(process.stdin, [" ||| ".join(["EVAL", *stats])])
-                results = [_read_line(process, stderr) for _ in range(len(score_lines) + 1)]
+                results = [
+                    _read_line(process, stderr, timed_out) for _ in range(len(score_lines) + 1)
+                ]
                 process.stdin.close()
                 return_code = process.wait()
             finally:
@@ -132,12 +149,16 @@ def _write_lines(stream, lines: list[str]) -> None:  # type: ignore[no-untyped-d
         return
 
 
-def _read_line(process: subprocess.Popen, stderr) -> str:  # type: ignore[no-untyped-def]
+def _read_line(process: subprocess.Popen, stderr, timed_out: threading.Event) -> str:  # type: ignore[no-untyped-def]
     assert process.stdout is not None
     line = process.stdout.readline().decode().strip()
     if not line:
         process.kill()
         process.wait()
+        if timed_out.is_set():
+            raise NncaptionError(
+                "METEOR jar timed out and was stopped; score fewer images or raise timeout_s"
+            )
         raise NncaptionError(
             f"METEOR jar stopped before returning all scores (exit status {process.returncode}): {_tail(stderr)}"
         )

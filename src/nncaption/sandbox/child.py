@@ -34,7 +34,7 @@ class Channel:
 
     def __init__(self, fd: int) -> None:
         self._file = os.fdopen(fd, "w", encoding="utf-8", buffering=1)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # the guard may report from inside a send on the same thread
 
     def send(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, allow_nan=False, default=_jsonable) + "\n"
@@ -67,6 +67,7 @@ def _confine(settings: dict[str, Any], channel: Channel) -> dict[str, Any]:
         guard.install()
     return {
         "type": "sandbox",
+        "pid": os.getpid(),
         "network_namespace": namespace,
         "guard": bool(settings["guard"]),
         "seccomp": not seccomp_error,

@@ -1,11 +1,11 @@
 """Runtime guard of the trial process: a network namespace and a Python audit hook.
 
-The audit hook (PEP 578) sees process creation, sockets, ctypes, file opens and file-system
+The audit hook (PEP 578) receives events for process creation, sockets, ctypes, file opens and file-system
 changes made through Python. On a forbidden action it sends a `policy` record to the parent
 and ends the process at once with POLICY_EXIT_CODE, so candidate code cannot catch the
-refusal and carry on. Audit hooks are not a security boundary: code that corrupts the
-interpreter's memory can get past them. The network namespace and the rlimits are enforced
-by the kernel and hold even then.
+rejection and carry on. Audit hooks are not a security boundary: code that corrupts the
+interpreter's memory can get past them. The network namespace, the seccomp filter and the
+rlimits are enforced by the kernel and still apply then.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ PATH_EVENTS = {
     "shutil.rmtree": (0,),
 }
 INET_FAMILIES = frozenset({socket.AF_INET, socket.AF_INET6, getattr(socket, "AF_PACKET", -1), getattr(socket, "AF_NETLINK", -1)})
-REIMPORT_REFUSED = frozenset({"_posixsubprocess"})
+REIMPORT_REJECTED = frozenset({"_posixsubprocess"})
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 
@@ -65,7 +65,7 @@ def enter_network_namespace() -> str:
     """Move this process into a new network namespace with no interfaces up.
 
     Returns "net" (as root), "user+net" (an unprivileged user namespace) or "" when the
-    kernel refuses both; the audit hook still refuses network calls in the last case.
+    kernel rejects both. In the last case only the audit hook rejects network calls.
     """
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.unshare(CLONE_NEWNET) == 0:
@@ -108,8 +108,8 @@ class Guard:
         _wrap_fork_exec(self)
         sys.addaudithook(self._hook)
 
-    def refuse(self, action: str, detail: str) -> None:
-        """Report the refused action to the parent and end the process; never returns."""
+    def reject(self, action: str, detail: str) -> None:
+        """Report the rejected action to the parent and end the process; never returns."""
         try:
             self._report({"type": "policy", "action": action, "detail": detail[:500]})
             sys.stdout.flush()
@@ -126,10 +126,10 @@ class Guard:
         finally:
             self._busy.active = False
         if reason is not None:
-            self.refuse(event, reason)
+            self.reject(event, reason)
 
     def _check(self, event: str, args: tuple[Any, ...]) -> str | None:
-        """Return why `event` is refused, or None to allow it."""
+        """Return why `event` is rejected, or None to allow it."""
         if event == "open":
             return self._check_open(args)
         if event in PROCESS_EVENTS:
@@ -148,7 +148,7 @@ class Guard:
             return self._check_kill(event, args)
         if event == "resource.setrlimit":
             return "changing resource limits is not allowed"
-        if event == "import" and args[0] in REIMPORT_REFUSED:
+        if event == "import" and args[0] in REIMPORT_REJECTED:
             return f"importing {args[0]} again is not allowed"
         return None
 
@@ -224,11 +224,11 @@ def _wrap_fork_exec(guard: Guard) -> None:
     except ImportError:
         return
 
-    def refused_fork_exec(*args: Any, **kwargs: Any) -> Any:
-        guard.refuse("_posixsubprocess.fork_exec", f"starting a process is not allowed: {_preview(args[:1])}")
-        raise OSError(errno.EPERM, "refused by the trial sandbox")  # not reached: refuse() exits
+    def rejected_fork_exec(*args: Any, **kwargs: Any) -> Any:
+        guard.reject("_posixsubprocess.fork_exec", f"starting a process is not allowed: {_preview(args[:1])}")
+        raise OSError(errno.EPERM, "rejected by the trial sandbox")  # not reached: reject() exits
 
-    _posixsubprocess.fork_exec = refused_fork_exec  # type: ignore[attr-defined]
+    _posixsubprocess.fork_exec = rejected_fork_exec  # type: ignore[attr-defined]
     subprocess_module = sys.modules.get("subprocess")
     if subprocess_module is not None and hasattr(subprocess_module, "_fork_exec"):
-        subprocess_module._fork_exec = refused_fork_exec
+        subprocess_module._fork_exec = rejected_fork_exec

@@ -2,8 +2,8 @@
 
 The parent turns a `SandboxLimits` into concrete numbers with `resolve_rlimits`; the child
 applies them with `apply_rlimits` before any candidate code is imported. Soft and hard limits
-are set to the same value, except for CPU time, so candidate code can lower a limit but never
-raise it again.
+are set to the same value, except for CPU time, so candidate code can lower a limit but not
+raise it. Root could raise a hard limit, so the seccomp filter also rejects setrlimit.
 """
 
 from __future__ import annotations
@@ -36,9 +36,10 @@ class SandboxLimits:
     grace_seconds: float = 3.0  # between SIGTERM and SIGKILL
     worker_slots: int = 1  # trials that run at the same time; divides the default memory limit
     memory_bytes: int | None = None  # None: MEMORY_SHARE of machine memory / worker_slots
-    # Which rlimit holds memory_bytes. "address_space" (RLIMIT_AS) also counts untouched
-    # mappings; CUDA reserves far more address space than it uses, so "auto" picks
+    # The rlimit that enforces memory_bytes. "address_space" (RLIMIT_AS) also counts untouched
+    # mappings, and CUDA reserves far more address space than it uses, so "auto" picks
     # "data" (RLIMIT_DATA, private writable memory) when a GPU is visible to the child.
+    # NOTE: RLIMIT_DATA with CUDA is untested here (no GPU on the development machine).
     memory_kind: str = "auto"
     cpu_seconds: float | None = None  # None: wall_seconds * (threads + 1) + CPU_SECONDS_MARGIN
     file_bytes: int = 4 * GIB  # largest file the child may write (RLIMIT_FSIZE)

@@ -11,7 +11,14 @@ from nncaption.status import Status
 
 # Statuses that trial code may name in the "status" field of its own error records.
 CHILD_STATUSES = frozenset(
-    {Status.BUILD_ERROR, Status.SMOKE_FAILED, Status.TRAIN_ERROR, Status.DIVERGED, Status.OUT_OF_MEMORY}
+    {
+        Status.CONTRACT_VIOLATION,
+        Status.BUILD_ERROR,
+        Status.SMOKE_FAILED,
+        Status.TRAIN_ERROR,
+        Status.DIVERGED,
+        Status.OUT_OF_MEMORY,
+    }
 )
 _OOM_ERRORS = frozenset({"MemoryError", "OutOfMemoryError"})
 # Messages of allocation failures raised as other exception types: torch's CPU allocator
@@ -23,7 +30,7 @@ TRACEBACK_LINES = 3
 def classify_failure(result: SandboxResult) -> tuple[Status, str]:
     """Status and message for a child that did not send a final record."""
     if result.policy is not None:
-        return Status.POLICY_VIOLATION, f"refused {result.policy['action']}: {result.policy.get('detail', '')}"
+        return Status.POLICY_VIOLATION, f"rejected {result.policy['action']}: {result.policy.get('detail', '')}"
     if result.timed_out:
         return Status.TIMEOUT, _timeout_message(result)
     errors = [r for r in result.records if r.get("type") == "error"]
@@ -32,7 +39,7 @@ def classify_failure(result: SandboxResult) -> tuple[Status, str]:
     if result.signal_name is not None:
         return _classify_signal(result)
     if result.returncode == POLICY_EXIT_CODE:
-        return Status.POLICY_VIOLATION, "the guard refused an action, but its policy record was lost"
+        return Status.POLICY_VIOLATION, "the guard rejected an action, but its policy record was lost"
     if _OOM_PATTERN.search(result.stderr_tail):
         return Status.OUT_OF_MEMORY, f"trial process exited with code {result.returncode}: {_last_line(result.stderr_tail)}"
     return Status.CRASHED, (

@@ -20,14 +20,14 @@ Records the child sends (each a JSON object with a string "type"):
   reports an exception; the child bootstrap sends one for any uncaught exception. The optional
   "status" lets trial code name the status itself (for example "diverged"); see
   `outcome.CHILD_STATUSES` for the values accepted.
-- ``{"type": "policy", "action": ..., "detail": ...}`` is sent by the guard when it refused an
+- ``{"type": "policy", "action": ..., "detail": ...}`` is sent by the guard when it rejected an
   action, right before the child exits with `guard.POLICY_EXIT_CODE`.
 - ``{"type": "sandbox", ...}`` is sent by the child bootstrap once confined: the network
   namespace, the rlimits and the start-up time.
 - ``{"type": "result", ...}`` is the trial's final record. Any other type is passed on as it is.
 
 Every valid record is appended to `SandboxResult.records` and passed to `on_record` as it
-arrives; invalid lines (not JSON, not an object, over the size cap) are only counted.
+arrives. Invalid lines (not JSON, not an object, over the size cap) are only counted.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class SandboxResult:
     phase: str | None = None  # the last phase the child announced
     timeout_phase: str | None = None  # the phase that ran out of time; None for the trial limit
     timeout_limit_s: float | None = None  # the limit that expired, in seconds
-    policy: dict[str, Any] | None = None  # the guard's policy record, when it refused an action
+    policy: dict[str, Any] | None = None  # the guard's policy record, when it rejected an action
     stdout_bytes: int = 0  # written by the child, before the cap
     stderr_bytes: int = 0
     output_bytes_dropped: int = 0  # stdout and stderr together

@@ -1,16 +1,17 @@
 """A seccomp filter that stops the trial process from creating processes or touching others.
 
-The audit-hook guard refuses these actions first and reports them; this filter makes the
-kernel refuse them too, so they stay impossible even when candidate code gets past the
-guard (for example through `ctypes` memory writes). Refused system calls fail with EPERM:
+The audit-hook guard rejects these actions first and reports them. This filter makes the
+kernel reject them too, so they stay impossible when candidate code gets past the guard
+(for example through `ctypes` memory writes). Rejected system calls fail with EPERM:
 
-- fork, vfork, and clone without CLONE_THREAD (threads stay allowed); clone3 fails with
-  ENOSYS instead, because its flags are out of the filter's reach and glibc then falls back
-  to clone;
+- fork, vfork, and clone without CLONE_THREAD, so threads stay allowed. clone3 fails with
+  ENOSYS instead, because the filter cannot read its flags, and glibc then falls back to clone;
 - execve and execveat;
 - ptrace, process_vm_readv and process_vm_writev (reading the parent's memory);
 - kill and tgkill aimed at any process but this one; tkill, rt_sigqueueinfo,
-  rt_tgsigqueueinfo and pidfd_send_signal altogether.
+  rt_tgsigqueueinfo and pidfd_send_signal altogether;
+- setrlimit, and prlimit64 with a new limit, so that even root cannot raise the rlimits
+  (reading them with prlimit64, as glibc's getrlimit does, stays allowed).
 
 Only x86-64 and AArch64 are covered; on other machines `install_filter` returns a reason
 instead of installing anything.
@@ -42,6 +43,8 @@ RETURN = 0x06  # BPF_RET | BPF_K
 OFFSET_NR = 0
 OFFSET_ARCH = 4
 OFFSET_ARG0_LOW = 16
+OFFSET_ARG2_LOW = 32
+OFFSET_ARG2_HIGH = 36
 
 ARCHITECTURES = {
     # machine: (AUDIT_ARCH value, syscall numbers)
@@ -51,7 +54,7 @@ ARCHITECTURES = {
             "clone": 56, "clone3": 435, "fork": 57, "vfork": 58, "execve": 59, "execveat": 322,
             "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311, "kill": 62, "tgkill": 234,
             "tkill": 200, "rt_sigqueueinfo": 129, "rt_tgsigqueueinfo": 297, "pidfd_send_signal": 424,
-            "seccomp": 317,
+            "setrlimit": 160, "prlimit64": 302, "seccomp": 317,
         },
     ),
     "aarch64": (
@@ -60,7 +63,7 @@ ARCHITECTURES = {
             "clone": 220, "clone3": 435, "execve": 221, "execveat": 281,
             "ptrace": 117, "process_vm_readv": 270, "process_vm_writev": 271, "kill": 129, "tgkill": 131,
             "tkill": 130, "rt_sigqueueinfo": 138, "rt_tgsigqueueinfo": 240, "pidfd_send_signal": 424,
-            "seccomp": 277,
+            "setrlimit": 164, "prlimit64": 261, "seccomp": 277,
         },
     ),
 }
@@ -75,7 +78,7 @@ class _SockFprog(ctypes.Structure):
 
 
 def build_program(machine: str, own_pid: int) -> list[tuple[int, int, int, int]]:
-    """The filter as (code, jump-if-true, jump-if-false, constant) BPF instructions."""
+    """Build the filter as (code, jump-if-true, jump-if-false, constant) BPF instructions."""
     audit_arch, numbers = ARCHITECTURES[machine]
     allow = (RETURN, 0, 0, SECCOMP_RET_ALLOW)
     deny = (RETURN, 0, 0, SECCOMP_RET_ERRNO | errno.EPERM)
@@ -83,7 +86,7 @@ def build_program(machine: str, own_pid: int) -> list[tuple[int, int, int, int]]
 
     denied_names = (
         "fork", "vfork", "execve", "execveat", "ptrace", "process_vm_readv", "process_vm_writev",
-        "tkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_send_signal",
+        "tkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_send_signal", "setrlimit",
     )
     denied = [numbers[name] for name in denied_names if name in numbers]
     program = [
@@ -105,6 +108,16 @@ def build_program(machine: str, own_pid: int) -> list[tuple[int, int, int, int]]
         (JUMP_SET, 0, 1, CLONE_THREAD),
         allow,
         deny,
+    ]
+    # prlimit64: allowed only with a null new-limit pointer (args[2]), which only reads.
+    program += [
+        (JUMP_EQUAL, 0, 6, numbers["prlimit64"]),
+        (LOAD_WORD, 0, 0, OFFSET_ARG2_LOW),
+        (JUMP_EQUAL, 0, 2, 0),
+        (LOAD_WORD, 0, 0, OFFSET_ARG2_HIGH),
+        (JUMP_EQUAL, 1, 0, 0),
+        deny,
+        allow,
     ]
     # kill and tgkill: the first argument must be this process (tgkill's is the thread group).
     program += [

@@ -14,7 +14,7 @@ MAX_NAME_CHARS = 64  # record types and phase names
 class CappedLog:
     """Write a child's output stream to a file, keeping its first and last bytes up to a cap.
 
-    Output past the cap is dropped from the middle, and a marker line in the file says how
+    Output past the cap is dropped from the middle, and a marker line in the file states how
     many bytes were dropped there.
     """
 

@@ -8,7 +8,10 @@ through the teacher-forcing forward, and only LEMUR-style evaluation needs it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -28,6 +31,9 @@ CHECK_NAMES = (
 )
 # Logits at earlier positions may move by float rounding when later tokens change.
 CAUSALITY_TOLERANCE = 1e-4
+# A decoding loop that waits for <EOS> may never end on an untrained model; the inference
+# check gives up after this many seconds instead of spending the whole trial time-out.
+INFERENCE_TIME_LIMIT_S = 30.0
 _OOM_ERRORS: tuple[type[BaseException], ...] = (MemoryError,) + (
     (torch.OutOfMemoryError,) if hasattr(torch, "OutOfMemoryError") else ()
 )
@@ -133,7 +139,7 @@ def run_behaviour_checks(
 
 
 class _State:
-    """What the checks share: the batch, the model under test and the measured logits."""
+    """State shared by the checks: the batch, the model under test and the measured logits."""
 
     def __init__(self, images: torch.Tensor, captions: torch.Tensor, vocab_size: int) -> None:
         self.images = images
@@ -233,7 +239,7 @@ class _State:
     def check_inference(self) -> str:
         assert self.model is not None
         self.model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), _time_limit(INFERENCE_TIME_LIMIT_S, "forward(images)"):
             output = self.model(self.images)
         if isinstance(output, tuple | list) and output:
             output = output[0]
@@ -250,7 +256,7 @@ class _State:
         own = {id(p) for p in model.parameters()}
         covered = {id(p) for opt in optimizers for group in opt.param_groups for p in group["params"]}
         if not own & covered:
-            raise CheckFailed("the optimizer created in train_setup holds none of the model's parameters")
+            raise CheckFailed("the optimizer created in train_setup contains none of the model's parameters")
         self.trained = model
         return f"{type(optimizers[0]).__name__} over {len(own & covered)} of {len(own)} parameter tensors"
 
@@ -286,6 +292,25 @@ class _State:
         return f"projected epoch time {projected:.1f} s (limit {limit_s:.0f} s)", data
 
 
+@contextlib.contextmanager
+def _time_limit(seconds: float, call: str) -> Iterator[None]:
+    """Fail the current check when the block runs longer than `seconds` (main thread on POSIX only)."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise CheckFailed(f"{call} did not finish within {seconds:.0f} s; does the decoding loop end?")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _describe_inference(output: torch.Tensor, batch: int, vocab_size: int) -> str:
     if output.dim() == 2 and not output.is_floating_point():
         if output.shape[0] != batch or output.shape[1] == 0:
@@ -313,9 +338,17 @@ class _TimedBatches:
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for batch in self.batches:
-            self.stamps.append(time.perf_counter())
+            self._stamp()
             self.served += 1
             yield batch
+        self._stamp()
+
+    def _stamp(self) -> None:
+        # CUDA kernels run asynchronously, so wait for them before reading the clock.
+        # NOTE: the CUDA branch has not run in the tests, which are CPU only.
+        device = self.batches[0][0].device
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
         self.stamps.append(time.perf_counter())
 
     def last_batch_seconds(self) -> float:

@@ -2,28 +2,31 @@
 
 Entry point for `nncaption.sandbox.run_in_sandbox(entry="nncaption.trial.child", ...)`.
 Two modes, chosen by `request["mode"]`:
-- `train`: build Net, run the behavioural checks, then for each epoch `learn` on the
-  training batches, save a checkpoint and send the val hypotheses; the parent scores them.
-- `evaluate`: build Net, load one checkpoint and send the test hypotheses.
-Records sent to the parent: `phase`, `built`, `checks`, `epoch`, `result` and `error`.
-The parent never receives references from here and the child never sees them.
+- `train`: build Net, run the behavioural checks, measure FLOPs, then for each epoch
+  `learn` on the training batches, save a checkpoint and send the val hypotheses; the
+  parent scores them and writes its verdict (`trial.control`) before the next epoch.
+- `evaluate`: build Net, load one checkpoint and send the hypotheses of one split.
+Records sent to the parent: `phase`, `built`, `checks`, `costs`, `epoch`, `stopped`,
+`result` and `error`. The parent never receives references from here and the child
+never sees them.
 """
 
 from __future__ import annotations
 
 import math
-import random
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from nncaption.data.loader import TrainBatches, eval_images
+from nncaption.data.loader import TrainBatches
 from nncaption.data.vocab import Vocab
-from nncaption.trial.decode import greedy_decode
+from nncaption.trial import control
+from nncaption.trial.costs import flops_per_image, peak_memory
+from nncaption.trial.decode import NonFiniteLogits, teacher_forcing_logits
 from nncaption.trial.modload import load_candidate
+from nncaption.trial.splits import decode_split, own_inference_split, seed_everything
 
 # Values given for hyperparameters a model declares but its proposal did not suggest.
 HYPERPARAMETER_DEFAULTS: dict[str, float] = {
@@ -34,7 +37,11 @@ HYPERPARAMETER_DEFAULTS: dict[str, float] = {
     "batch_size": 32,
     "epochs": 1,
 }
-EVAL_BATCH_SIZE = 100
+# An epoch phase may run this many times the projected per-epoch limit before the
+# sandbox ends the trial; the parent's own check on measured epoch times comes first.
+EPOCH_PHASE_OVERRUN = 2.0
+VERDICT_WAIT_S = 600.0  # the parent scores one epoch's val hypotheses in this time at most
+PROBE_IMAGES = 32  # training images of the fixed batch whose loss the harness measures each epoch
 
 
 class TrialFailure(Exception):
@@ -46,7 +53,7 @@ class TrialFailure(Exception):
 
 
 def main(request: dict[str, Any], channel: Any) -> None:
-    _seed_everything(int(request["seed"]), int(request.get("threads", 1)))
+    seed_everything(int(request["seed"]), int(request.get("threads", 1)))
     try:
         if request["mode"] == "train":
             _train(request, channel)
@@ -57,19 +64,24 @@ def main(request: dict[str, Any], channel: Any) -> None:
                       "error": "TrialFailure", "message": str(failure)})
 
 
-def _seed_everything(seed: int, threads: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    torch.set_num_threads(threads)
+def resolve_device(name: str) -> torch.device:
+    """`auto` is cuda when a GPU is visible, else cpu; any other name is passed to torch.device."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
 
 
-def _build(request: dict[str, Any], channel: Any) -> tuple[torch.nn.Module, dict[str, Any]]:
+def _build(request: dict[str, Any], channel: Any, device: torch.device) -> tuple[torch.nn.Module, dict[str, Any]]:
     channel.send({"type": "phase", "name": "build"})
-    module = load_candidate(request["model_path"])
-    prm = _hyperparameters(module, request.get("prm", {}))
-    in_shape = (int(request["batch_size"]), 3, int(request["image_size"]), int(request["image_size"]))
-    model = module.Net(in_shape, (int(request["vocab_size"]),), prm, torch.device("cpu"))
+    try:
+        module = load_candidate(request["model_path"])
+        prm = _hyperparameters(module, request.get("prm", {}))
+        size = int(request["image_size"])
+        model = module.Net((int(request["batch_size"]), 3, size, size), (int(request["vocab_size"]),), prm, device)
+    except TrialFailure:
+        raise
+    except Exception as exc:  # noqa: BLE001  (candidate code: any exception is a build error)
+        raise TrialFailure("build_error", "build", f"{type(exc).__name__}: {exc}") from exc
     if not isinstance(model, torch.nn.Module):
         raise TrialFailure("build_error", "build", f"Net(...) returned {type(model).__name__}, expected a torch.nn.Module")
     return model, prm
@@ -90,58 +102,132 @@ def _hyperparameters(module: Any, suggested: dict[str, Any]) -> dict[str, Any]:
 
 def _train(request: dict[str, Any], channel: Any) -> None:
     started = time.monotonic()
-    try:
-        model, prm = _build(request, channel)
-    except TrialFailure:
-        raise
-    except Exception as exc:
-        raise TrialFailure("build_error", "build", f"{type(exc).__name__}: {exc}") from exc
+    device = resolve_device(str(request.get("device", "cpu")))
+    model, prm = _build(request, channel, device)
     parameters = sum(p.numel() for p in model.parameters())
-    channel.send({"type": "built", "parameters": parameters, "prm": prm, "seconds": time.monotonic() - started})
+    channel.send({"type": "built", "parameters": parameters, "prm": prm, "device": str(device),
+                  "seconds": time.monotonic() - started})
     if parameters > int(request["param_budget"]):
         raise TrialFailure("smoke_failed", "behaviour", f"{parameters} parameters exceed the budget of {request['param_budget']}")
 
-    batches = TrainBatches(Path(request["cache_dir"]), int(request["batch_size"]), int(request["seed"]))
+    seed = int(request["seed"])
+    batches = TrainBatches(Path(request["cache_dir"]), int(request["batch_size"]), seed)
     vocab = Vocab.load(Path(request["cache_dir"]) / "vocab.json")
-    _run_behaviour_checks(request, channel, model, prm, batches)
+    _run_behaviour_checks(request, channel, prm, batches, device)
+    probe_images, probe_captions = _probe_batch(batches)
+    flops = flops_per_image(model, probe_images.to(device), probe_captions.to(device))
+    channel.send({"type": "costs", "parameters": parameters, "flops_per_image": flops})
 
+    # Training starts from the same random state whatever the checks consumed.
+    seed_everything(seed, int(request.get("threads", 1)))
     channel.send({"type": "phase", "name": "train_setup"})
-    model.train_setup(prm)
-    checkpoints = Path("checkpoints")
-    checkpoints.mkdir(exist_ok=True)
-    for epoch in range(1, int(request["epochs"]) + 1):
-        channel.send({"type": "phase", "name": f"epoch {epoch}"})
-        batches.set_epoch(epoch)
-        epoch_started = time.monotonic()
-        loss = model.learn(batches)
-        train_seconds = time.monotonic() - epoch_started
-        train_loss = _finite_loss(loss, epoch)
-        _check_parameters(model, epoch)
-        torch.save(model.state_dict(), checkpoints / f"epoch_{epoch}.pt")
-
-        eval_started = time.monotonic()
-        hypotheses = _decode_split(model, vocab, request, "val")
-        channel.send({"type": "epoch", "epoch": epoch, "train_loss": train_loss, "train_seconds": train_seconds,
-                      "eval_seconds": time.monotonic() - eval_started, "hypotheses": hypotheses,
-                      "images_per_second": len(batches.images) / max(train_seconds, 1e-9)})
-    channel.send({"type": "result", "mode": "train", "parameters": parameters, "seconds": time.monotonic() - started})
+    _call_candidate(lambda: model.train_setup(prm), "train_setup")
+    Path("checkpoints").mkdir(exist_ok=True)
+    epochs = int(request["epochs"])
+    for epoch in range(1, epochs + 1):
+        _run_epoch(request, channel, model, batches, vocab, device, epoch, (probe_images, probe_captions))
+        if epoch < epochs and not _parent_continues(channel, epoch):
+            break
+    channel.send({"type": "result", "mode": "train", "parameters": parameters, "flops_per_image": flops,
+                  "seconds": time.monotonic() - started, **peak_memory(device)})
 
 
-def _run_behaviour_checks(request: dict[str, Any], channel: Any, model: torch.nn.Module, prm: dict[str, Any], batches: TrainBatches) -> None:
-    """The behavioural contract test, on a fresh model built the same way."""
-    channel.send({"type": "phase", "name": "behaviour"})
+def _run_epoch(request: dict[str, Any], channel: Any, model: torch.nn.Module, batches: TrainBatches, vocab: Vocab,
+               device: torch.device, epoch: int, probe: tuple[torch.Tensor, torch.Tensor]) -> None:
+    """Train one epoch, check its health, save its checkpoint and send its val hypotheses."""
+    limit = request.get("epoch_time_limit_s")
+    phase: dict[str, Any] = {"type": "phase", "name": f"epoch-{epoch}"}
+    if limit:
+        phase["timeout_s"] = float(limit) * EPOCH_PHASE_OVERRUN
+    channel.send(phase)
+    batches.set_epoch(epoch)
+    epoch_started = time.monotonic()
+    loss = _call_candidate(lambda: model.learn(batches), "learn")
+    _synchronize(device)
+    train_seconds = time.monotonic() - epoch_started
+    train_loss = _finite_loss(loss, epoch)
+    _check_parameters(model, epoch)
+    probe_loss = _probe_loss(model, probe, device, epoch)
+    torch.save(model.state_dict(), Path("checkpoints") / f"epoch_{epoch}.pt")
+
+    channel.send({"type": "phase", "name": f"val-{epoch}"})
+    eval_started = time.monotonic()
+    hypotheses = _decode_or_diverge(model, vocab, request, "val", device)
+    eval_seconds = time.monotonic() - eval_started
+    own = own_inference_split(model, vocab, request, "val", device) if request.get("score_own_inference") else None
+    channel.send({"type": "epoch", "epoch": epoch, "train_loss": train_loss, "probe_loss": probe_loss,
+                  "train_seconds": train_seconds, "eval_seconds": eval_seconds, "hypotheses": hypotheses,
+                  "own": own, "images_per_second": len(batches.images) / max(train_seconds, 1e-9),
+                  **peak_memory(device)})
+
+
+def _parent_continues(channel: Any, epoch: int) -> bool:
+    channel.send({"type": "phase", "name": f"verdict-{epoch}"})
+    verdict = control.wait_for_verdict(Path.cwd(), epoch, VERDICT_WAIT_S)
+    if verdict is None:
+        raise TrialFailure("train_error", "verdict", f"no verdict from the parent on epoch {epoch} within {VERDICT_WAIT_S:g} s")
+    if not verdict.get("continue", False):
+        channel.send({"type": "stopped", "epoch": epoch, "reason": verdict.get("reason", "")})
+        return False
+    return True
+
+
+def _call_candidate(call: Any, name: str) -> Any:
+    """Run one call into candidate code; its exceptions become train errors, allocation failures propagate."""
     try:
-        from nncaption.trial.behaviour import first_failure, run_behaviour_checks
-    except ImportError:  # NOTE: behaviour checks arrive with the contract module; until then only shapes are checked
-        return
+        return call()
+    except (MemoryError, torch.OutOfMemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001  (candidate code: any exception is a train error)
+        raise TrialFailure("train_error", name, f"{name} raised {type(exc).__name__}: {exc}") from exc
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _run_behaviour_checks(request: dict[str, Any], channel: Any, prm: dict[str, Any], batches: TrainBatches,
+                          device: torch.device) -> None:
+    """The behavioural contract test, on fresh models built the same way."""
+    from nncaption.trial.behaviour import first_failure, run_behaviour_checks
+
+    channel.send({"type": "phase", "name": "behaviour"})
     images, captions = next(iter(batches))
     module = load_candidate(request["model_path"], name="candidate_model_check")
-    build = lambda: module.Net(tuple(images.shape), (int(request["vocab_size"]),), prm, torch.device("cpu"))  # noqa: E731
-    results = run_behaviour_checks(build, images[:8], captions[:8], int(request["vocab_size"]), prm, int(request["param_budget"]), epoch_batches=len(batches), epoch_time_limit_s=request.get("epoch_time_limit_s"))
+    vocab_size = int(request["vocab_size"])
+    build = lambda: module.Net(tuple(images.shape), (vocab_size,), prm, device)  # noqa: E731
+    results = run_behaviour_checks(build, images[:8].to(device), captions[:8], vocab_size, prm,
+                                   int(request["param_budget"]), epoch_batches=len(batches),
+                                   epoch_time_limit_s=request.get("epoch_time_limit_s"))
     channel.send({"type": "checks", "results": [r.to_dict() for r in results]})
     failure = first_failure(results)
-    if failure is not None:
-        raise TrialFailure("smoke_failed", "behaviour", f"check {failure.name} failed: {failure.message}")
+    if failure is None:
+        return
+    if failure.name == "epoch_time":
+        raise TrialFailure("timeout", "behaviour", f"projected epoch time over the limit: {failure.message}")
+    status = "build_error" if failure.name == "build" else "smoke_failed"
+    raise TrialFailure(status, "behaviour", f"check {failure.name} failed: {failure.message}")
+
+
+def _probe_batch(batches: TrainBatches) -> tuple[torch.Tensor, torch.Tensor]:
+    """A fixed batch of training images and their first references, the same in every epoch."""
+    batches.set_epoch(0)
+    images, captions = next(iter(batches))
+    return images[:PROBE_IMAGES], captions[:PROBE_IMAGES, 0]
+
+
+def _probe_loss(model: torch.nn.Module, probe: tuple[torch.Tensor, torch.Tensor], device: torch.device, epoch: int) -> float:
+    """Token cross-entropy of the probe batch under teacher forcing; non-finite logits or loss mean divergence."""
+    images, captions = probe[0].to(device), probe[1].to(device)
+    model.eval()
+    with torch.no_grad():
+        logits = _call_candidate(lambda: teacher_forcing_logits(model, images, captions), "forward").float()
+    if not torch.isfinite(logits).all():
+        raise TrialFailure("diverged", "train", f"forward returns non-finite logits on training images after epoch {epoch}")
+    targets = captions[:, 1:]
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=0)
+    return float(loss)
 
 
 def _finite_loss(loss: Any, epoch: int) -> float | None:
@@ -149,7 +235,7 @@ def _finite_loss(loss: Any, epoch: int) -> float | None:
         return None
     try:
         value = float(loss.item() if hasattr(loss, "item") else loss)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RuntimeError):
         return None
     if not math.isfinite(value):
         raise TrialFailure("diverged", "train", f"training loss is {value} after epoch {epoch}")
@@ -162,26 +248,30 @@ def _check_parameters(model: torch.nn.Module, epoch: int) -> None:
             raise TrialFailure("diverged", "train", f"parameter {name} has non-finite values after epoch {epoch}")
 
 
-def _decode_split(model: torch.nn.Module, vocab: Vocab, request: dict[str, Any], split: str) -> dict[str, str]:
-    model.eval()
-    hypotheses = {}
-    indices = request.get(f"{split}_indices")
-    with torch.no_grad():
-        for image_ids, images in eval_images(Path(request["cache_dir"]), split, indices, EVAL_BATCH_SIZE):
-            tokens = greedy_decode(model, images, int(request["max_decode_len"]))
-            for image_id, row in zip(image_ids, tokens.tolist()):
-                hypotheses[str(image_id)] = vocab.decode(row)
-    return hypotheses
+def _decode_or_diverge(model: torch.nn.Module, vocab: Vocab, request: dict[str, Any], split: str,
+                       device: torch.device) -> dict[str, str]:
+    try:
+        return decode_split(model, vocab, request, split, device)
+    except NonFiniteLogits as exc:
+        raise TrialFailure("diverged", f"decode {split}", str(exc)) from exc
+    except (MemoryError, torch.OutOfMemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001  (candidate code: any exception is a train error)
+        raise TrialFailure("train_error", f"decode {split}", f"forward raised {type(exc).__name__} while decoding {split}: {exc}") from exc
 
 
 def _evaluate(request: dict[str, Any], channel: Any) -> None:
     started = time.monotonic()
+    device = resolve_device(str(request.get("device", "cpu")))
+    model, _ = _build(request, channel, device)
     try:
-        model, _ = _build(request, channel)
-        model.load_state_dict(torch.load(request["checkpoint"], map_location="cpu", weights_only=True))
-    except Exception as exc:
+        model.load_state_dict(torch.load(request["checkpoint"], map_location=device, weights_only=True))
+    except Exception as exc:  # noqa: BLE001  (a state dict that does not fit the rebuilt model)
         raise TrialFailure("train_error", "evaluate", f"cannot restore the selected checkpoint: {type(exc).__name__}: {exc}") from exc
     vocab = Vocab.load(Path(request["cache_dir"]) / "vocab.json")
+    split = request.get("split", "test")
     channel.send({"type": "phase", "name": "evaluate"})
-    hypotheses = _decode_split(model, vocab, request, request.get("split", "test"))
-    channel.send({"type": "result", "mode": "evaluate", "hypotheses": hypotheses, "seconds": time.monotonic() - started})
+    hypotheses = _decode_or_diverge(model, vocab, request, split, device)
+    own = own_inference_split(model, vocab, request, split, device) if request.get("score_own_inference") else None
+    channel.send({"type": "result", "mode": "evaluate", "split": split, "hypotheses": hypotheses, "own": own,
+                  "seconds": time.monotonic() - started})

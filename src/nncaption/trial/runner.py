@@ -1,10 +1,18 @@
-"""Parent side of a trial: run the child, score its hypotheses, select the epoch, score test once."""
+"""Parent side of a trial: run the child, score its hypotheses, select the epoch, score test once.
+
+The parent alone holds the references. It scores each epoch's val hypotheses as they
+arrive, keeps the checkpoint of the best val BLEU-4 (ties keep the earlier epoch),
+tells the child whether to train on (`trial.control`), and after training decodes
+test with the selected checkpoint in a second child: the only test scoring of the trial.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import random
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,20 +24,28 @@ from nncaption.metrics import evaluate
 from nncaption.sandbox import SandboxLimits, run_in_sandbox
 from nncaption.sandbox.outcome import classify_failure
 from nncaption.status import Status
+from nncaption.trial import control
+from nncaption.trial.protocol import SELECTION_METRIC, constant_caption_bleu4, decide_after_epoch, degenerate_reason
 
 log = logging.getLogger(__name__)
 
 CHILD_ENTRY = "nncaption.trial.child"
+# Statuses after which the val-selected checkpoint is still scored on test: the epochs
+# that finished are valid, only the trial as a whole failed a rule.
+TEST_SCORED_STATUSES = (Status.TRAINED, Status.TIMEOUT, Status.DEGENERATE)
 
 
 @dataclass
 class EpochScore:
     epoch: int
-    train_loss: float | None
-    val_metrics: dict[str, float]
+    train_loss: float | None  # what learn() returned, when it returned a number
+    val_metrics: dict[str, float]  # harness decoding: the score of record
     train_seconds: float | None
     eval_seconds: float | None
     images_per_second: float | None
+    probe_loss: float | None = None  # harness cross-entropy on a fixed training batch
+    val_metrics_own: dict[str, float] | None = None  # the model's own forward(images) decoding; secondary
+    own_error: str | None = None  # why the own decoding was not scored
 
 
 @dataclass
@@ -43,6 +59,17 @@ class TrialOutcome:
     best_epoch: int | None = None
     test_metrics: dict[str, float] | None = None
     seconds: float = 0.0
+    test_metrics_own: dict[str, float] | None = None
+    test_own_error: str | None = None
+    stop_reason: str = ""  # why training ended before the last epoch, if it did
+    seed: int | None = None
+    device: str | None = None
+    constant_val_bleu4: float | None = None  # the constant caption on the same val images
+    flops_per_image: float | None = None  # one teacher-forcing forward, torch's FlopCounterMode
+    peak_rss_bytes: int | None = None  # trial process, training child
+    cuda_peak_bytes: int | None = None
+    seconds_per_epoch: float | None = None  # mean training seconds per epoch
+    images_per_second: float | None = None  # mean training throughput
 
     @property
     def best(self) -> EpochScore | None:
@@ -54,9 +81,71 @@ def subset_indices(prepared: PreparedData, split: str, count: int, seed: int) ->
     total = prepared.manifest["splits"][split]["images"]
     if count <= 0 or count >= total:
         return None
-    import random
-
     return sorted(random.Random(f"{split}-{seed}").sample(range(total), count))
+
+
+def epoch_time_limit(config: RunConfig) -> float:
+    """The per-epoch training time limit in seconds: the configured one, else the trial limit split over the epochs."""
+    return config.trial.epoch_time_limit_s or config.trial.timeout_s / max(1, config.trial.epochs)
+
+
+class _TrialState:
+    """What the parent tracks while the training child runs."""
+
+    def __init__(self, outcome: TrialOutcome, trial_dir: Path, config: RunConfig, references: dict[str, list[str]],
+                 on_epoch: Callable[[EpochScore], None] | None) -> None:
+        self.outcome, self.trial_dir, self.config, self.references = outcome, trial_dir, config, references
+        self.on_epoch = on_epoch
+        self.started = time.monotonic()
+        self.best_score = -1.0
+        self.best_hypotheses: dict[str, str] = {}
+        self.stopped_for_time = ""
+        self.epoch_seconds: list[float] = []
+
+    def on_record(self, record: dict[str, Any]) -> None:
+        kind, outcome = record["type"], self.outcome
+        if kind == "built":
+            outcome.parameters, outcome.prm = int(record["parameters"]), dict(record.get("prm", {}))
+            outcome.device = record.get("device")
+        elif kind == "checks":
+            outcome.checks = list(record.get("results", []))
+        elif kind == "costs":
+            outcome.flops_per_image = record.get("flops_per_image")
+        elif kind == "epoch":
+            self._on_epoch(record)
+        if kind in ("epoch", "result"):
+            _note_memory(outcome, record)
+
+    def _on_epoch(self, record: dict[str, Any]) -> None:
+        score, hypotheses = _score_epoch(record, self.references)
+        self.outcome.epochs.append(score)
+        self.epoch_seconds.append(float(record.get("train_seconds") or 0.0) + float(record.get("eval_seconds") or 0.0))
+        if score.val_metrics[SELECTION_METRIC] > self.best_score:
+            self.best_score, self.outcome.best_epoch = score.val_metrics[SELECTION_METRIC], score.epoch
+            self.best_hypotheses = hypotheses
+            _write_results(self.trial_dir / "val_hypotheses.json", hypotheses)
+            own = (record.get("own") or {}).get("hypotheses")
+            if own is not None:
+                _write_results(self.trial_dir / "val_hypotheses_own.json", _complete(own, self.references))
+        _prune_checkpoints(self.trial_dir, keep={self.outcome.best_epoch, score.epoch})
+        if score.epoch < self.config.trial.epochs:
+            self._send_verdict(score)
+        if self.on_epoch is not None:
+            self.on_epoch(score)
+
+    def _send_verdict(self, score: EpochScore) -> None:
+        assert self.outcome.best_epoch is not None
+        decision = decide_after_epoch(
+            score.epoch, self.outcome.best_epoch, self.best_score, self.config.trial.patience,
+            score.train_seconds or 0.0, epoch_time_limit(self.config), time.monotonic() - self.started,
+            sum(self.epoch_seconds) / len(self.epoch_seconds), self.config.trial.timeout_s,
+        )
+        if not decision.carry_on:
+            self.outcome.stop_reason = decision.reason
+            if decision.timeout:
+                self.stopped_for_time = decision.reason
+            log.info("trial %s stops after epoch %d: %s", self.trial_dir, score.epoch, decision.reason)
+        control.write_verdict(self.trial_dir, score.epoch, decision.carry_on, decision.reason)
 
 
 def run_trial(
@@ -67,52 +156,56 @@ def run_trial(
     prm: dict[str, Any],
     param_budget: int,
     on_epoch: Callable[[EpochScore], None] | None = None,
+    seed: int | None = None,
 ) -> TrialOutcome:
-    """Train and score one model file under the run's protocol."""
-    trial_dir.mkdir(parents=True, exist_ok=True)
-    val_indices = subset_indices(prepared, "val", config.data.val_images, config.trial.seed)
-    test_indices = subset_indices(prepared, "test", config.data.test_images, config.trial.seed)
-    references = {s: _subset_references(prepared, s, idx) for s, idx in (("val", val_indices), ("test", test_indices))}
-    request = {
-        "mode": "train", "model_path": str(model_path.resolve()), "cache_dir": str(prepared.path),
-        "image_size": prepared.manifest["image_size"], "vocab_size": prepared.vocab_size,
-        "batch_size": config.trial.batch_size, "epochs": config.trial.epochs, "seed": config.trial.seed,
-        "threads": config.trial.threads, "max_decode_len": config.trial.max_decode_len, "prm": prm,
-        "param_budget": param_budget, "val_indices": val_indices,
-    }
-    outcome = TrialOutcome(Status.TRAINED)
-    best_score = -1.0
+    """Train and score one model file under the run's protocol.
 
-    def on_record(record: dict[str, Any]) -> None:
-        nonlocal best_score
-        if record["type"] == "built":
-            outcome.parameters, outcome.prm = int(record["parameters"]), dict(record.get("prm", {}))
-        elif record["type"] == "checks":
-            outcome.checks = list(record.get("results", []))
-        elif record["type"] == "epoch":
-            score = _score_epoch(record, references["val"])
-            outcome.epochs.append(score)
-            if score.val_metrics["Bleu_4"] > best_score:  # ties keep the earlier epoch
-                best_score, outcome.best_epoch = score.val_metrics["Bleu_4"], score.epoch
-                _write_results(trial_dir / "val_hypotheses.json", record["hypotheses"])
-            _prune_checkpoints(trial_dir, keep={outcome.best_epoch, score.epoch})
-            if on_epoch is not None:
-                on_epoch(score)
+    `seed` seeds Python, NumPy, torch and the data order of this trial; None uses
+    `config.trial.seed`. The val and test subsets depend on `config.trial.subset_seed`
+    only, so every trial of a run sees the same images.
+    """
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(trial_dir / control.CONTROL_DIR, ignore_errors=True)
+    seed = config.trial.seed if seed is None else seed
+    val_indices = subset_indices(prepared, "val", config.data.val_images, config.trial.subset_seed)
+    test_indices = subset_indices(prepared, "test", config.data.test_images, config.trial.subset_seed)
+    val_references = _subset_references(prepared, "val", val_indices)
+    request = _train_request(model_path, prepared, config, prm, param_budget, seed, val_indices)
+    outcome = TrialOutcome(Status.TRAINED, seed=seed)
+    outcome.constant_val_bleu4 = constant_caption_bleu4(prepared.manifest, val_references, val_indices is None)
+    state = _TrialState(outcome, trial_dir, config, val_references, on_epoch)
 
     limits = SandboxLimits(wall_seconds=config.trial.timeout_s, threads=config.trial.threads)
-    result = run_in_sandbox(CHILD_ENTRY, request, trial_dir, limits, on_record)
+    result = run_in_sandbox(CHILD_ENTRY, request, trial_dir, limits, state.on_record)
     outcome.seconds = result.seconds
-    if not any(r["type"] == "result" for r in result.records):
+    _summarise_costs(outcome)
+    if any(r["type"] == "result" for r in result.records):
+        outcome.status, outcome.message = _health(outcome, state)
+    else:
         outcome.status, outcome.message = _failure(result)
-        return outcome
+        if outcome.status == Status.TIMEOUT and outcome.epochs:
+            outcome.message += f"; {len(outcome.epochs)} epoch(s) finished before"
 
-    outcome.status, outcome.message = _health(outcome)
-    if outcome.best_epoch is not None:
-        outcome.test_metrics = _score_test(request, trial_dir, outcome.best_epoch, test_indices, references["test"], limits)
-        if outcome.test_metrics is None:
+    if outcome.best_epoch is not None and outcome.status in TEST_SCORED_STATUSES:
+        test_references = _subset_references(prepared, "test", test_indices)
+        if not _score_test(outcome, request, trial_dir, test_indices, test_references, limits):
             outcome.status, outcome.message = Status.TRAIN_ERROR, "test evaluation of the selected epoch failed"
     _prune_checkpoints(trial_dir, keep={outcome.best_epoch})
     return outcome
+
+
+def _train_request(model_path: Path, prepared: PreparedData, config: RunConfig, prm: dict[str, Any],
+                   param_budget: int, seed: int, val_indices: list[int] | None) -> dict[str, Any]:
+    trial = config.trial
+    return {
+        "mode": "train", "model_path": str(Path(model_path).resolve()), "cache_dir": str(prepared.path),
+        "image_size": prepared.manifest["image_size"], "vocab_size": prepared.vocab_size,
+        "batch_size": trial.batch_size, "epochs": trial.epochs, "seed": seed, "threads": trial.threads,
+        "max_decode_len": trial.max_decode_len, "decoding": trial.decoding, "beam_width": trial.beam_width,
+        "eval_batch_size": trial.eval_batch_size, "score_own_inference": trial.score_own_inference,
+        "device": trial.device, "epoch_time_limit_s": epoch_time_limit(config), "prm": prm,
+        "param_budget": param_budget, "val_indices": val_indices,
+    }
 
 
 def _subset_references(prepared: PreparedData, split: str, indices: list[int] | None) -> dict[str, list[str]]:
@@ -122,43 +215,86 @@ def _subset_references(prepared: PreparedData, split: str, indices: list[int] | 
     return {str(i): references[i] for i in chosen}
 
 
-def _score_epoch(record: dict[str, Any], references: dict[str, list[str]]) -> EpochScore:
-    hypotheses = {k: v for k, v in record["hypotheses"].items() if k in references}
-    missing = set(references) - set(hypotheses)
-    hypotheses.update({k: "" for k in missing})  # an image the child did not caption scores as empty
-    return EpochScore(int(record["epoch"]), record.get("train_loss"), evaluate(references, hypotheses),
-                      record.get("train_seconds"), record.get("eval_seconds"), record.get("images_per_second"))
+def _complete(hypotheses: dict[str, str], references: dict[str, list[str]]) -> dict[str, str]:
+    """Hypotheses for exactly the referenced images; an image the child did not caption scores as empty."""
+    chosen = {k: v for k, v in hypotheses.items() if k in references}
+    chosen.update({k: "" for k in set(references) - set(chosen)})
+    return chosen
+
+
+def _score_own(own: dict[str, Any] | None, references: dict[str, list[str]]) -> tuple[dict[str, float] | None, str | None]:
+    """Metrics of the model's own decoding, or the reason there are none."""
+    if own is None:
+        return None, "not run (trial.score_own_inference is off)"
+    if "hypotheses" not in own:
+        return None, str(own.get("error", "no hypotheses"))
+    return evaluate(references, _complete(own["hypotheses"], references)), None
+
+
+def _score_epoch(record: dict[str, Any], references: dict[str, list[str]]) -> tuple[EpochScore, dict[str, str]]:
+    hypotheses = _complete(record["hypotheses"], references)
+    own_metrics, own_error = _score_own(record.get("own"), references)
+    score = EpochScore(int(record["epoch"]), record.get("train_loss"), evaluate(references, hypotheses),
+                       record.get("train_seconds"), record.get("eval_seconds"), record.get("images_per_second"),
+                       probe_loss=record.get("probe_loss"), val_metrics_own=own_metrics, own_error=own_error)
+    return score, hypotheses
+
+
+def _note_memory(outcome: TrialOutcome, record: dict[str, Any]) -> None:
+    for name in ("peak_rss_bytes", "cuda_peak_bytes"):
+        value = record.get(name)
+        if value is not None:
+            setattr(outcome, name, max(int(value), getattr(outcome, name) or 0))
+
+
+def _summarise_costs(outcome: TrialOutcome) -> None:
+    seconds = [e.train_seconds for e in outcome.epochs if e.train_seconds is not None]
+    rates = [e.images_per_second for e in outcome.epochs if e.images_per_second is not None]
+    outcome.seconds_per_epoch = sum(seconds) / len(seconds) if seconds else None
+    outcome.images_per_second = sum(rates) / len(rates) if rates else None
 
 
 def _failure(result: Any) -> tuple[Status, str]:
     errors = [r for r in result.records if r["type"] == "error" and r.get("status")]
     if errors and not result.timed_out:
         status = errors[-1]["status"]
-        return Status(status) if status in Status._value2member_map_ else Status.TRAIN_ERROR, str(errors[-1].get("message", ""))
+        known = status in Status._value2member_map_
+        return Status(status) if known else Status.TRAIN_ERROR, str(errors[-1].get("message", ""))
     return classify_failure(result)
 
 
-def _health(outcome: TrialOutcome) -> tuple[Status, str]:
-    best = outcome.best
-    if best is None:
+def _health(outcome: TrialOutcome, state: _TrialState) -> tuple[Status, str]:
+    """Status of a child that finished: timeout when it stopped for time, degenerate by the protocol's rules."""
+    if outcome.best_epoch is None:
         return Status.TRAIN_ERROR, "no epoch finished"
+    if state.stopped_for_time:
+        return Status.TIMEOUT, state.stopped_for_time
+    if not state.config.trial.degenerate_check:
+        return Status.TRAINED, ""
+    reason = degenerate_reason(state.best_hypotheses, state.best_score, outcome.best_epoch,
+                               outcome.constant_val_bleu4, state.config.trial.degenerate_floor)
+    if reason is not None:
+        return Status.DEGENERATE, reason
     return Status.TRAINED, ""
 
 
-def _score_test(request: dict[str, Any], trial_dir: Path, epoch: int, indices: list[int] | None,
-                references: dict[str, list[str]], limits: SandboxLimits) -> dict[str, float] | None:
+def _score_test(outcome: TrialOutcome, request: dict[str, Any], trial_dir: Path, indices: list[int] | None,
+                references: dict[str, list[str]], limits: SandboxLimits) -> bool:
     """Decode test with the val-selected checkpoint and score it: the only test scoring of the trial."""
     evaluate_request = dict(request, mode="evaluate", split="test", val_indices=None, test_indices=indices,
-                            checkpoint=str((trial_dir / "checkpoints" / f"epoch_{epoch}.pt").resolve()))
+                            checkpoint=str((trial_dir / "checkpoints" / f"epoch_{outcome.best_epoch}.pt").resolve()))
     result = run_in_sandbox(CHILD_ENTRY, evaluate_request, trial_dir / "evaluate", limits)
     final = [r for r in result.records if r["type"] == "result"]
     if not final:
         log.warning("test evaluation failed in %s: %s", trial_dir, classify_failure(result)[1])
-        return None
-    hypotheses = {k: v for k, v in final[-1]["hypotheses"].items() if k in references}
-    hypotheses.update({k: "" for k in set(references) - set(hypotheses)})
+        return False
+    hypotheses = _complete(final[-1]["hypotheses"], references)
     _write_results(trial_dir / "test_hypotheses.json", hypotheses)
-    return evaluate(references, hypotheses)
+    outcome.test_metrics = evaluate(references, hypotheses)
+    outcome.test_metrics_own, outcome.test_own_error = _score_own(final[-1].get("own"), references)
+    if outcome.test_metrics_own is not None:
+        _write_results(trial_dir / "test_hypotheses_own.json", _complete(final[-1]["own"]["hypotheses"], references))
+    return True
 
 
 def _write_results(path: Path, hypotheses: dict[str, str]) -> None:

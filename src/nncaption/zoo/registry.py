@@ -4,8 +4,8 @@ Every entry is one self-contained Python file. The built-in files live in
 `nncaption/zoo/files/backbones/` and `nncaption/zoo/files/captioners/`; users add
 folders of their own files (for instance a LEMUR `ab/nn/nn` checkout) through
 `extra_dirs`. What a file is comes from reading its syntax tree: a file whose
-`Net.forward` takes `captions` is a captioner, a file with a `Net` or a `Features`
-class is a backbone. Only backbones that define `Features(in_channels, width)` and
+`Net.forward` has a `captions` parameter (or two parameters after `self`) is a
+captioner, any other file with a `Net` or a `Features` class is a backbone. Only backbones that define `Features(in_channels, width)` and
 `DEFAULT_WIDTH` can serve as composer encoders (`ZooEntry.has_features`).
 
 Parameter counts and feature dimensions come from building the model once on the
@@ -128,7 +128,7 @@ def _family_from_name(stem: str) -> str:
 
 
 def read_entry(path: Path, origin: str, kind: str | None = None) -> ZooEntry | None:
-    """Build the static part of an entry from a file, or None when it holds no model.
+    """Build the static part of an entry from a file, or None when it defines no model.
 
     Raises UsageError when the file cannot be read or is not valid Python.
     """
@@ -190,7 +190,7 @@ def _builtin_entries() -> list[ZooEntry]:
 
 
 def _folder_entries(folder: Path) -> list[ZooEntry]:
-    """Entries of one user folder; files that fail to parse are skipped with a warning."""
+    """Read the entries of one user folder, skipping with a warning the files that fail to parse."""
     folder = folder.expanduser()
     if not folder.is_dir():
         raise UsageError(f"zoo folder {folder} does not exist or is not a directory; check the path")
@@ -219,6 +219,9 @@ def list_entries(
     `kind` keeps only 'backbone' or 'captioner' entries. With `probe`, each entry's
     parameter count and feature dimensions are filled in (see `probe_entry`). A name
     found twice raises UsageError, because names are how prompts and runs refer to files.
+
+    NOTE: probing builds every model in the listed folders, which can be slow for a folder
+    of full-size networks. Pass probe=False when only names, kinds and paths are needed.
     """
     if kind is not None and kind not in KINDS:
         raise UsageError(f"unknown zoo kind {kind!r}; expected one of {', '.join(KINDS)} or none")

@@ -1,4 +1,4 @@
-"""Hostile: asks torch for one tensor far larger than the memory limit."""
+"""Hostile: requests one torch tensor far larger than the memory limit."""
 
 import torch
 from sandbox_corpus_base import TinyNet, supported_hyperparameters  # noqa: F401

@@ -117,6 +117,10 @@ def converse(
         key = RequestKey(candidate, first_call + len(calls))
         reply = backend.complete(request, max_tokens=max_tokens, key=key)
         record = call_record(request, reply, key, call_purpose, max_tokens, backend.kind)
+        logger.debug(
+            "candidate %d call %d (%s): %s tokens in, %s out, finish %s, %.1f s",
+            key.candidate, key.call, call_purpose, reply.tokens_in, reply.tokens_out, reply.finish_reason, reply.latency_s,
+        )
         calls.append(record)
         if recorder is not None:
             recorder.write(record)

@@ -46,33 +46,41 @@ class Encoder(nn.Module):
         return self.layers(images)
 EMBED_DIM = 128
 HIDDEN_DIM = 256
+FEATURE_DIM = 256
+POOLED_GRID = 2  # the image vector keeps a 2×2 layout, so "left of" and "above" stay visible
 DROPOUT = 0.1
 
 
 class Net(nn.Module):
-    """Encode the image, pool it to one vector, start a GRU from it and feed it at every step too."""
+    """Pool the image grid to a 2×2 layout and project it to one vector; the GRU starts from
+    that vector and also reads it at every step."""
 
     def __init__(self, in_shape, out_shape, prm, device):
         super().__init__()
         self.device = device
         vocab_size = out_shape[0]
         self.encoder = Encoder(in_shape[1], ENCODER_WIDTH)
-        feature_dim = self.encoder.out_channels
-        self.init_hidden = nn.Linear(feature_dim, HIDDEN_DIM)
+        self.pool = nn.AdaptiveAvgPool2d(POOLED_GRID)
+        self.feature_proj = nn.Sequential(
+            nn.Linear(self.encoder.out_channels * POOLED_GRID * POOLED_GRID, FEATURE_DIM),
+            nn.ReLU(inplace=True),
+        )
+        self.init_hidden = nn.Linear(FEATURE_DIM, HIDDEN_DIM)
         self.embed = nn.Embedding(vocab_size, EMBED_DIM, padding_idx=PAD_ID)
-        self.gru = nn.GRU(EMBED_DIM + feature_dim, HIDDEN_DIM, batch_first=True)
+        self.gru = nn.GRU(EMBED_DIM + FEATURE_DIM, HIDDEN_DIM, batch_first=True)
         self.dropout = nn.Dropout(DROPOUT)
         self.out = nn.Linear(HIDDEN_DIM, vocab_size)
         self.to(device)
 
     def encode(self, images):
-        return self.encoder(images).mean(dim=(2, 3))  # pooled features [B, D]
+        pooled = self.pool(self.encoder(images)).flatten(1)  # [B, C·POOLED_GRID²]
+        return self.feature_proj(pooled)  # image vector [B, FEATURE_DIM]
 
     def decode(self, features, inputs):
         """Logits [B, T, V] for input tokens [B, T]; a GRU is causal, so step t depends only on tokens <= t."""
         h0 = torch.tanh(self.init_hidden(features)).unsqueeze(0)  # [1, B, H]
         embedded = self.dropout(self.embed(inputs))  # [B, T, E]
-        image = features.unsqueeze(1).expand(-1, inputs.size(1), -1)  # [B, T, D]
+        image = features.unsqueeze(1).expand(-1, inputs.size(1), -1)  # [B, T, FEATURE_DIM]
         outputs, _ = self.gru(torch.cat([embedded, image], dim=2), h0)  # [B, T, H]
         return self.out(self.dropout(outputs))
 

@@ -1,0 +1,56 @@
+"""`nncaption train`: usage errors, invalid models and a whole tiny run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nncaption.cli.main import main
+from tests.trial.conftest import MODELS, TINY
+
+
+def _train(model, out, cache, *extra):
+    args = ["-q", "train", str(model), "--out", str(out), "--set", f"data.cache_dir={cache}"]
+    for item in TINY:
+        args += ["--set", item]
+    return main([*args, *extra])
+
+
+def test_missing_model_file_is_usage_error(tmp_path, capsys):
+    assert main(["train", str(tmp_path / "absent.py")]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_invalid_prm_is_usage_error(tmp_path, capsys):
+    assert main(["train", str(MODELS / "tiny_gru.py"), "--prm", "[1, 2]"]) == 2
+    assert "--prm must be a JSON object" in capsys.readouterr().err
+
+
+def test_invalid_model_rejected_before_training(tmp_path, capsys):
+    model = tmp_path / "broken.py"
+    model.write_text("import torch\n\nclass NotNet(torch.nn.Module):\n    pass\n")
+    assert main(["train", str(model), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "is invalid" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_train_writes_results_and_hypotheses(tmp_path, tiny_cache, tiny_prepared, capsys):
+    out = tmp_path / "out"
+    code = _train(MODELS / "tiny_gru.py", out, tiny_cache, "--epochs", "2", "--seed", "3")
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert "test@" in printed
+    assert "status: trained" in printed
+
+    results = json.loads((out / "results.json").read_text())
+    outcome = results["outcome"]
+    assert outcome["status"] == "trained"
+    assert [e["epoch"] for e in outcome["epochs"]] == [1, 2]
+    assert outcome["seed"] == 3
+    assert set(outcome["test_metrics"]) >= {"Bleu_4", "CIDEr"}
+    for name in ("val_hypotheses.json", "test_hypotheses.json"):
+        hypotheses = json.loads((out / name).read_text())
+        assert hypotheses and set(hypotheses[0]) == {"image_id", "caption"}
