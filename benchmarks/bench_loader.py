@@ -37,8 +37,9 @@ import torch
 from PIL import Image, ImageDraw
 from torch import nn
 
+from nncaption.config import DataConfig
 from nncaption.contract import EOS_ID, PAD_ID, SOS_ID
-from nncaption.data.cache import PrepareSettings, PreparedData, prepare
+from nncaption.data.cache import PreparedData, PrepareSettings, prepare
 from nncaption.data.images import write_images
 from nncaption.data.loader import MEAN, STD, TrainBatches, normalise
 from nncaption.data.sources import load_coco
@@ -113,22 +114,25 @@ class SmallCaptioner(nn.Module):
         return self.head(outputs)  # [B, T-1, V]
 
 
-def train_epoch(batches: Iterable[tuple[torch.Tensor, torch.Tensor]], vocab_size: int, seed: int) -> tuple[float, int]:
+def train_epoch(batches: Iterable[tuple[torch.Tensor, torch.Tensor]], vocab_size: int, seed: int,
+                device: torch.device) -> tuple[float, int]:
     """Train a freshly seeded captioner for one epoch on the first reference; return (seconds, images)."""
     torch.manual_seed(seed)
-    model = SmallCaptioner(vocab_size)
+    model = SmallCaptioner(vocab_size).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss(ignore_index=PAD_ID)
     seen = 0
     started = time.perf_counter()
     for images, captions in batches:
-        first = captions[:, 0]  # [B, T]
+        images, first = images.to(device), captions[:, 0].to(device)  # [B, 3, S, S], [B, T]
         logits = model(images, first)
         loss = loss_fn(logits.reshape(-1, logits.shape[-1]), first[:, 1:].reshape(-1))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         seen += len(images)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
     return time.perf_counter() - started, seen
 
 
@@ -226,12 +230,14 @@ def time_decoders(root: Path, workdir: Path, image_size: int, workers: int) -> N
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=2000, help="training JPEGs at 640x480 (default 2000)")
-    parser.add_argument("--image-size", type=int, default=64, help="side of the images the model sees, in pixels (default 64)")
+    parser.add_argument("--image-size", type=int, default=DataConfig().image_size,
+                        help=f"side of the images the model sees, in pixels (default {DataConfig().image_size}, as data.image_size)")
     parser.add_argument("--batch-size", type=int, default=32, help="images per batch (default 32)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads, as in a trial (default 1)")
     parser.add_argument("--workers", type=int, default=0, help="decoders of the pooled cache builds; 0 means one per CPU")
     parser.add_argument("--repeat", type=int, default=2, help="epochs timed for memory and ours; the fastest counts (default 2)")
     parser.add_argument("--workdir", type=Path, help="folder for the data set and caches (default: a temporary folder, removed)")
+    parser.add_argument("--device", default="cpu", help="torch device of the captioner: cpu, cuda, cuda:1, ... (default cpu)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -261,16 +267,17 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
     print(f"  whole build (all splits, tokenize, vocab, constant caption): {seconds:.2f} s")
     vocab = Vocab.load(prepared.path / "vocab.json")
 
-    print(f"\none epoch of SmallCaptioner, batch {args.batch_size}, {args.threads} torch thread(s):")
+    device = torch.device(args.device)
+    print(f"\none epoch of SmallCaptioner on {device}, batch {args.batch_size}, {args.threads} torch thread(s):")
     make_memory = memory_batches(prepared, args.batch_size, args.seed)
-    train_epoch(make_memory(), len(vocab), args.seed)  # warm-up: first-call allocations, page cache
+    train_epoch(make_memory(), len(vocab), args.seed, device)  # warm-up: first-call allocations, page cache
     timings = {}
     for label, make in (("memory", make_memory),
                         ("ours", lambda: our_batches(prepared, args.batch_size, args.seed)),
                         ("ours, no prefetch", lambda: our_batches(prepared, args.batch_size, args.seed, prefetch=0))):
-        timings[label] = min(train_epoch(make(), len(vocab), args.seed)[0] for _ in range(args.repeat))
+        timings[label] = min(train_epoch(make(), len(vocab), args.seed, device)[0] for _ in range(args.repeat))
     reference_iter = reference_batches(root, vocab, args.image_size, args.batch_size, args.seed)
-    timings["reference"] = train_epoch(reference_iter, len(vocab), args.seed)[0]
+    timings["reference"] = train_epoch(reference_iter, len(vocab), args.seed, device)[0]
     for label, seconds in timings.items():
         print(f"  {label:<18} {seconds:7.2f} s  {args.images / seconds:8.0f} images/s")
     reference, ours, memory = timings["reference"], timings["ours"], timings["memory"]

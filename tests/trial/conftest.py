@@ -1,4 +1,4 @@
-"""Shared fixtures of the trial tests: a tiny prepared synthetic data set and the test model files."""
+"""Shared fixtures of the trial tests: a tiny prepared synthetic data set and one torch thread."""
 
 from __future__ import annotations
 
@@ -6,26 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from nncaption.config import RunConfig, load_config
 from nncaption.data.cache import PreparedData
 from nncaption.data.prepare import prepare_data
 
-MODELS = Path(__file__).parent / "models"
-TINY = [
-    "data.synthetic_images=80",
-    "data.synthetic_size=32",
-    "data.image_size=16",
-    "data.min_count=1",
-    "trial.epochs=2",
-    "trial.batch_size=16",
-    "trial.timeout_s=120",
-    "trial.degenerate_check=false",
-]
-
-
-def tiny_config(cache_dir: Path, *overrides: str) -> RunConfig:
-    """The tiny trial settings on a cache under `cache_dir`, then `overrides`."""
-    return load_config(None, [*TINY, f"data.cache_dir={cache_dir}", *overrides])
+from .helpers import tiny_config
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,8 @@ from nncaption.trial.decode import (
     own_inference_tokens,
     teacher_forcing_logits,
 )
-from tests.trial.conftest import MODELS
+
+from .helpers import MODELS
 
 VOCAB = 12
 
@@ -39,7 +40,7 @@ def _images(seed: int, batch: int = 6) -> torch.Tensor:
 def _sequence_log_prob(model: torch.nn.Module, images: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
     """Summed log-probability of each decoded caption, its <EOS> included."""
     scores = []
-    for row, image in zip(tokens.tolist(), images):
+    for row, image in zip(tokens.tolist(), images, strict=True):
         words = [t for t in row if t != PAD_ID]
         sequence = torch.tensor([[SOS_ID, *words, EOS_ID]])
         logits = teacher_forcing_logits(model, image.unsqueeze(0), torch.cat([sequence, sequence[:, :1]], dim=1))

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from nncaption.errors import ConfigError
 from nncaption.sandbox import SandboxResult
 from nncaption.status import Status
 from nncaption.trial import control, runner
-from tests.trial.conftest import tiny_config
+
+from .helpers import tiny_config
 
 
 class ScriptedChild:
@@ -114,7 +116,8 @@ def test_slow_epoch_ends_as_timeout_with_projection(tmp_path, tiny_prepared, mon
     child = ScriptedChild(tiny_prepared, [0.5, 1.0, 1.0], train_seconds=5.0)
     outcome = _run(tmp_path, tiny_prepared, child, monkeypatch, "trial.epochs=3", "trial.epoch_time_limit_s=2")
     assert outcome.status == Status.TIMEOUT
-    assert "5.0 s" in outcome.message and "2.0 s" in outcome.message
+    assert "5.0 s" in outcome.message
+    assert "2.0 s" in outcome.message
     assert len(outcome.epochs) == 1
     assert outcome.test_metrics is not None  # the finished epoch is still scored on test
 
@@ -152,3 +155,15 @@ def test_identical_hypotheses_degenerate(tmp_path, tiny_prepared, monkeypatch):
     outcome = _run(tmp_path, tiny_prepared, child, monkeypatch, "trial.epochs=1", "trial.degenerate_check=true")
     assert outcome.status == Status.DEGENERATE
     assert "'a red square'" in outcome.message
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [("trial.decoding=sampling", "trial.decoding"), ("trial.beam_width=0", "trial.beam_width"),
+     ("trial.patience=-1", "trial.patience"), ("trial.timeout_s=0", "trial.timeout_s")],
+)
+def test_invalid_trial_config_rejected(tmp_path, tiny_prepared, monkeypatch, override, message):
+    child = ScriptedChild(tiny_prepared, [1.0])
+    with pytest.raises(ConfigError, match=message):
+        _run(tmp_path, tiny_prepared, child, monkeypatch, override)
+    assert child.requests == []

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from nncaption.cli.main import main
-from tests.trial.conftest import MODELS, TINY
+
+from .helpers import MODELS, TINY
 
 
 def _train(model, out, cache, *extra):
@@ -39,7 +40,7 @@ def test_invalid_model_rejected_before_training(tmp_path, capsys):
 @pytest.mark.slow
 def test_train_writes_results_and_hypotheses(tmp_path, tiny_cache, tiny_prepared, capsys):
     out = tmp_path / "out"
-    code = _train(MODELS / "tiny_gru.py", out, tiny_cache, "--epochs", "2", "--seed", "3")
+    code = _train(MODELS / "tiny_gru.py", out, tiny_cache, "--epochs", "2", "--seed", "3", "--set", "trial.decoding=beam")
     printed = capsys.readouterr().out
     assert code == 0, printed
     assert "test@" in printed
@@ -50,6 +51,7 @@ def test_train_writes_results_and_hypotheses(tmp_path, tiny_cache, tiny_prepared
     assert outcome["status"] == "trained"
     assert [e["epoch"] for e in outcome["epochs"]] == [1, 2]
     assert outcome["seed"] == 3
+    assert results["config"]["trial"]["decoding"] == "beam"
     assert set(outcome["test_metrics"]) >= {"Bleu_4", "CIDEr"}
     for name in ("val_hypotheses.json", "test_hypotheses.json"):
         hypotheses = json.loads((out / name).read_text())

@@ -8,7 +8,8 @@ import pytest
 
 from nncaption.status import Status
 from nncaption.trial import runner
-from tests.trial.conftest import MODELS, tiny_config
+
+from .helpers import MODELS, tiny_config
 
 
 def _trial(tmp_path, prepared, model, name, *overrides):

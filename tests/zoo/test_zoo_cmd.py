@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from nncaption.cli import zoo_cmd
 from nncaption.cli.main import main
 
 USER_FILE = '''
@@ -45,7 +47,8 @@ def test_kind_filter(capsys):
     code, out, _ = run_zoo(capsys, "--no-probe", "--kind", "captioner")
     assert code == 0
     assert "cnn_gru" in out
-    assert "vgg" not in out
+    names = [line.split()[0] for line in out.splitlines() if line.strip()]
+    assert "vgg" not in names
 
 
 def test_user_folder_is_listed_with_shape(capsys, tmp_path: Path):
@@ -76,3 +79,12 @@ def test_unknown_name_fails(capsys):
     code, _, err = run_zoo(capsys, "--snippet", "nope")
     assert code == 1
     assert "no zoo entry named 'nope'" in err
+
+
+def test_config_zoo_dirs_are_listed(capsys, tmp_path: Path, monkeypatch):
+    (tmp_path / "FromConfig.py").write_text(USER_FILE)
+    config = SimpleNamespace(zoo=SimpleNamespace(extra_dirs=[str(tmp_path)]))
+    monkeypatch.setattr(zoo_cmd, "config_from_args", lambda args: config)
+    code, out, _ = run_zoo(capsys, "--no-probe", "--kind", "backbone")
+    assert code == 0
+    assert "FromConfig" in out

@@ -86,7 +86,7 @@ def run_inspect(args: argparse.Namespace) -> int:
 
 
 def describe(prepared: PreparedData) -> list[str]:
-    """Human-readable lines about a prepared data set."""
+    """Format the manifest of a prepared data set as lines of text."""
     manifest = prepared.manifest
     lines = [f"data set {manifest['name']} in {prepared.path}",
              f"images {manifest['image_size']}x{manifest['image_size']}, vocabulary {manifest['vocab_size']} words "

@@ -23,7 +23,7 @@ from nncaption.config import RunConfig, dump_config
 from nncaption.contract import DEFAULT_PARAM_BUDGET
 from nncaption.data.prepare import SOURCES, prepare_data
 from nncaption.status import Status
-from nncaption.trial.runner import TrialOutcome, run_trial
+from nncaption.trial.runner import TrialOutcome, check_trial_config, run_trial
 
 EXIT_TRAINED, EXIT_NOT_TRAINED, EXIT_USAGE = 0, 1, 2
 RESULTS_SCHEMA_VERSION = 1
@@ -92,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_NOT_TRAINED
 
     config = _config(args)
+    check_trial_config(config)
     out = args.out or Path("runs") / "train" / path.stem
     out.mkdir(parents=True, exist_ok=True)
     dump_config(config, out / "config.yaml")

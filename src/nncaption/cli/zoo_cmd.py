@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nncaption.cli.common import add_config_options, config_from_args
 from nncaption.cli.tables import format_table
 from nncaption.zoo import (
     KINDS,
@@ -37,6 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="FOLDER",
         help="also list the model files in FOLDER, e.g. a LEMUR ab/nn/nn checkout (repeatable)",
     )
+    add_config_options(parser)
     parser.add_argument("--no-probe", action="store_true", help="skip building models: no params or feature shapes")
     show = parser.add_mutually_exclusive_group()
     show.add_argument("--snippet", metavar="NAME", help="print the prompt snippet of entry NAME instead of the list")
@@ -61,15 +63,24 @@ def _row(entry: ZooEntry) -> list[str]:
     return [entry.name, entry.kind, entry.family, width, params, features, entry.origin]
 
 
+def _zoo_dirs(args: argparse.Namespace) -> list[Path]:
+    """The config's zoo folders, then the --dir folders."""
+    config = config_from_args(args)
+    zoo_section = getattr(config, "zoo", None)
+    configured = [Path(d) for d in getattr(zoo_section, "extra_dirs", None) or []]
+    return configured + list(args.dirs)
+
+
 def run(args: argparse.Namespace) -> int:
+    dirs = _zoo_dirs(args)
     if args.snippet:
-        print(extract_snippet(get_entry(args.snippet, args.dirs, probe=False).source(), args.budget), end="")
+        print(extract_snippet(get_entry(args.snippet, dirs, probe=False).source(), args.budget), end="")
         return 0
     if args.encoder:
-        print(encoder_source(args.encoder, args.dirs), end="")
+        print(encoder_source(args.encoder, dirs), end="")
         return 0
 
-    entries = list_entries(args.kind, args.dirs, probe=not args.no_probe)
+    entries = list_entries(args.kind, dirs, probe=not args.no_probe)
     print(format_table(HEADERS, [_row(entry) for entry in entries]))
     failed = [entry for entry in entries if entry.probe_error]
     for entry in failed:

@@ -129,6 +129,8 @@ def prepare(dataset: CaptionDataset, cache_root: Path, settings: PrepareSettings
 
 def _remove_abandoned_builds(final: Path) -> None:
     """Delete temporary build folders of this key whose process no longer runs (killed builds)."""
+    # NOTE: the check sees only this machine's processes, so a cache folder shared by several
+    # hosts could lose another host's build in progress; that build then fails and can be rerun.
     if not final.parent.is_dir():
         return
     for folder in final.parent.glob(final.name + BUILDING_MARK + "*"):

@@ -49,7 +49,7 @@ def _decode_block(paths: Sequence[str], size: int) -> list[np.ndarray | str]:
 
 
 def make_executor(workers: int, kind: str) -> Executor:
-    """A pool of `workers` decoders; `kind` is "thread" or "process"."""
+    """Create a pool of `workers` decoders (0 means one per CPU); `kind` is "thread" or "process"."""
     count = workers if workers > 0 else (os.cpu_count() or 1)
     if kind == "process":
         return ProcessPoolExecutor(max_workers=count)

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from nncaption.config import DataConfig
-from nncaption.data.cache import PrepareSettings, PreparedData, Progress, prepare
+from nncaption.data.cache import PreparedData, PrepareSettings, Progress, prepare
 from nncaption.data.sources import CaptionDataset, check_restval, load_coco, load_karpathy
 from nncaption.data.synthetic import write_synthetic
 from nncaption.errors import ConfigError

@@ -197,7 +197,7 @@ def load_karpathy(split_file: Path, image_root: Path | None = None, restval: str
     split_file = Path(split_file)
     root = Path(image_root) if image_root else split_file.parent
     if not root.is_dir():
-        raise DataError(f"image root {root} is not a folder; set data.image_root to the folder that holds the images of {split_file.name}")
+        raise DataError(f"image root not found: {root} is not a folder; set data.image_root to the folder that contains the images of {split_file.name}")
     entries = _karpathy_entries(split_file)
     dataset_name = name or _karpathy_name(split_file)
 

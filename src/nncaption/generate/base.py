@@ -30,6 +30,7 @@ class GenerationContext:
     facts: DataFacts
     param_budget: int  # maximum parameter count of a candidate
     seed: int
+    zoo_dirs: tuple[str, ...] = ()  # user folders added to the zoo registry
 
 
 @dataclass

@@ -44,15 +44,15 @@ class Design:
         return f"{self.backbone}(w{self.width}) {self.features} -> {self.decoder} h{self.hidden} x{self.layers}"
 
 
-def sample_design(rng: random.Random, backbones: list[str]) -> Design:
+def sample_design(rng: random.Random, backbones: list[str], zoo_dirs: tuple[str, ...] = ()) -> Design:
     """Draw a design; every choice is uniform except the log-uniform learning rate."""
     backbone = rng.choice(backbones)
-    default_width = get_entry(backbone, probe=False).default_width
+    default_width = get_entry(backbone, zoo_dirs, probe=False).default_width
     decoder = rng.choice(DECODER_KINDS)
     hidden = rng.choice((128, 192, 256))
     return Design(
         backbone=backbone,
-        width=max(4, int(default_width * rng.choice((0.75, 1.0)))),
+        width=max(4, int(default_width * rng.choice((0.5, 0.75)))),
         features=rng.choice(FEATURE_MODES),
         decoder=decoder,
         hidden=hidden,
@@ -88,7 +88,7 @@ def render(design: Design, context: GenerationContext) -> str:
         decoder_init=Template(decoder.init).substitute(layers=design.layers),
         decoder_body=decoder.body,
     )
-    encoder = encoder_source(design.backbone)
+    encoder = encoder_source(design.backbone, context.zoo_dirs)
     header = f'"""Captioning model composed by nncaption: {design.describe()}."""\n\n'
     return header + encoder.rstrip() + "\n\n\n" + net
 
@@ -99,12 +99,12 @@ class Composer:
     def __init__(self, config: GeneratorConfig, context: GenerationContext) -> None:
         self.context = context
         self.seed = config.seed
-        usable = [e for e in list_entries(kind="backbone", probe=False) if e.has_features]
+        usable = [e for e in list_entries(kind="backbone", extra_dirs=context.zoo_dirs, probe=False) if e.has_features]
         self.backbones = sorted(e.name for e in usable if e.name in COMPOSER_BACKBONES or not COMPOSER_BACKBONES)
 
     def propose(self, index: int) -> Proposal:
         rng = random.Random(f"composer-{self.seed}-{index}")
-        design = sample_design(rng, self.backbones)
+        design = sample_design(rng, self.backbones, self.context.zoo_dirs)
         suggested = {"lr": design.lr, "dropout": design.dropout}
         if design.optimizer == "adamw":
             suggested["weight_decay"] = 0.01

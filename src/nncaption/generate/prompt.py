@@ -117,16 +117,18 @@ def _rules_text() -> str:
     return rules_text()
 
 
-def choose_zoo_code(config: GeneratorConfig, rng: random.Random) -> tuple[Any | None, list[Any]]:
+def choose_zoo_code(
+    config: GeneratorConfig, rng: random.Random, zoo_dirs: tuple[str, ...] = ()
+) -> tuple[Any | None, list[Any]]:
     """Pick the base captioner (config or seeded choice) and K backbones of other families."""
     from nncaption.zoo import get_entry, list_entries
 
     if config.base_model:
-        base = get_entry(config.base_model, probe=False)
+        base = get_entry(config.base_model, zoo_dirs, probe=False)
         if base.kind != "captioner":
             raise ConfigError(f"generator.base_model {config.base_model!r} is a {base.kind}, expected a captioner")
     else:
-        captioners = sorted(list_entries("captioner", probe=False), key=lambda e: e.name)
+        captioners = sorted(list_entries("captioner", zoo_dirs, probe=False), key=lambda e: e.name)
         base = rng.choice(captioners) if captioners else None
 
     # A captioner's family names its encoder's backbone family, so that backbone is not offered again.
@@ -134,7 +136,7 @@ def choose_zoo_code(config: GeneratorConfig, rng: random.Random) -> tuple[Any | 
     # matches no backbone, so then no backbone is excluded.
     family = base.family if base is not None else None
     backbones = sorted(
-        (e for e in list_entries("backbone", probe=False) if e.family != family), key=lambda e: e.name
+        (e for e in list_entries("backbone", zoo_dirs, probe=False) if e.family != family), key=lambda e: e.name
     )
     if config.k < 0:
         raise ConfigError(f"generator.k must be >= 0, got {config.k}")
@@ -155,7 +157,7 @@ def _snippet_section(entries: list[Any], budget_chars: int) -> str:
 def build_prompt(config: GeneratorConfig, context: GenerationContext, rng: random.Random) -> Prompt:
     """Render the generation prompt for one candidate; `rng` decides the base model and snippets."""
     template = load_template(config.template)
-    base, backbones = choose_zoo_code(config, rng)
+    base, backbones = choose_zoo_code(config, rng, context.zoo_dirs)
     facts = context.facts
     values = {
         "rules": _rules_text(),

@@ -43,7 +43,7 @@ def _probe(data: ReportData, out: Path, count: int) -> dict[str, Any]:
     if images is None:
         return {}
     thumbnails = []
-    for image_id, image in zip(image_ids, images):
+    for image_id, image in zip(image_ids, images, strict=True):
         figures.save_thumbnail(image, out / f"probe_{image_id}.png")
         thumbnails.append(f"probe_{image_id}.png")
     figures.probe_grid(images, [f"image {i}" for i in image_ids], out / "probe_grid.png")

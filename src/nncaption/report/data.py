@@ -1,4 +1,4 @@
-"""What the report shows, collected from a run's store and files into plain values.
+"""The report's values, collected from a run's store and files into plain Python values.
 
 Every number in the report comes from `ReportData`, and `ReportData` reads the store only,
 so the report and the store cannot disagree. `summary.json` in the report folder is the
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,7 @@ class CandidateView:
     attempt: int
     duplicate_of: int | None
     code: str  # path relative to the run directory
-    logs: list[str]
+    logs: list[str]  # prompt, reply and trial logs that exist, relative to the run directory
     epochs: list[tuple[int, float | None, float | None]]  # (epoch, train loss, val BLEU-4)
 
 
@@ -91,7 +91,6 @@ class ReportData:
     llm_tokens: int
     elapsed_s: float
     unfinished: int = 0
-    notes: list[str] = field(default_factory=list)
 
     def delta_to_baseline(self, candidate: CandidateView) -> float | None:
         """Return the candidate's test BLEU-4 minus the best baseline's (selected on val)."""
@@ -118,7 +117,8 @@ def _view(store: Store, run_dir: Path, row: Any) -> CandidateView:
     folder = run_dir / "candidates" / f"{row['id']:04d}"
     attempt = int(row["attempt"])
     trial = trial_dir_of(folder, attempt)
-    logs = [str(p.relative_to(run_dir)) for p in (trial / "stdout.log", trial / "stderr.log") if p.is_file()]
+    files = (folder / "prompt.md", folder / "reply.md", trial / "stdout.log", trial / "stderr.log")
+    logs = [str(p.relative_to(run_dir)) for p in files if p.is_file()]
     groups = {key: str(meta.get(key) if key != "generator" else row["generator"]) for key in GROUPS}
     groups = {key: ("-" if value == "None" else value) for key, value in groups.items()}
     epochs = [(int(e["epoch"]), e["train_loss"], e["val_bleu4"]) for e in store.epochs(row["id"])]
@@ -138,7 +138,7 @@ def _rate(views: list[CandidateView]) -> Rate:
 
 
 def collect(run_dir: Path, top: int | None = None) -> ReportData:
-    """Read a run directory into ReportData; raise UsageError when it holds no store."""
+    """Read a run directory into ReportData; raise UsageError when it has no store."""
     run_dir = Path(run_dir)
     if not (run_dir / "store.sqlite").is_file():
         raise UsageError(f"{run_dir} has no store.sqlite; pass the --run-dir of an nncaption search")
@@ -163,7 +163,7 @@ def collect(run_dir: Path, top: int | None = None) -> ReportData:
 
     scored = sorted((v for v in finished if v.status in RANKED and v.val_bleu4 is not None),
                     key=lambda v: (-v.val_bleu4, v.id))
-    trained_baselines = [b for b in baselines if b["status"] == "trained" and b["val_bleu4"] is not None]
+    trained_baselines = [b for b in baselines if b["status"] in RANKED and b["val_bleu4"] is not None]
     best_baseline = max(trained_baselines, key=lambda b: b["val_bleu4"]) if trained_baselines else None
     return ReportData(
         run_dir=run_dir, config=config, candidates=views, baselines=baselines,

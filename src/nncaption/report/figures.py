@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from nncaption.report.data import ReportData  # noqa: E402
 
@@ -35,12 +37,13 @@ def curves_figure(data: ReportData, path: Path) -> Path:
     for view in data.top:
         points = [(epoch, bleu) for epoch, _, bleu in view.epochs if bleu is not None]
         if points:
-            axes.plot(*zip(*points), marker="o", label=f"#{view.id} {view.summary}"[:48])
+            axes.plot(*zip(*points, strict=True), marker="o", label=f"#{view.id} {view.summary}"[:48])
     for baseline in data.baselines:
         points = baseline.get("epochs") or []
         if points:
-            axes.plot(*zip(*points), linestyle="--", marker="x", label=f"baseline {baseline['name']}")
+            axes.plot(*zip(*points, strict=True), linestyle="--", marker="x", label=f"baseline {baseline['name']}")
     axes.set_xlabel("epoch")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_ylabel("val BLEU-4")
     axes.set_title("val BLEU-4 by epoch")
     if axes.get_legend_handles_labels()[0]:

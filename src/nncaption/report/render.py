@@ -83,8 +83,19 @@ def render_markdown(data: ReportData, probe: dict[str, Any]) -> str:
                       f"test BLEU-4 {fmt_score(data.constant['test_bleu4'])})."]
     parts += ["", "## Figures", "", "![status](status.png)", "", "![val BLEU-4 by epoch](curves.png)"]
     if probe.get("grid"):
-        parts += ["", "![probe images](probe_grid.png)"]
+        parts += ["", "## Probe images", "", "![probe images](probe_grid.png)", "", _md_table(*_probe_rows(data, probe))]
     return "\n".join(parts) + "\n"
+
+
+def _probe_rows(data: ReportData, probe: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Return one row per probe image: its id, first reference and each top candidate's caption."""
+    shown = [v for v in data.top if v.id in probe["captions"]]
+    headers = ["image", "first reference"] + [f"#{v.id}" for v in shown]
+    rows = []
+    for image_id in probe["image_ids"]:
+        references = probe["references"].get(image_id) or [""]
+        rows.append([str(image_id), references[0]] + [probe["captions"][v.id].get(image_id, "") for v in shown])
+    return headers, rows
 
 
 def _html_table(headers: list[str], rows: list[list[str]], raw_columns: tuple[int, ...] = ()) -> str:
@@ -107,7 +118,7 @@ img.thumb{width:96px;height:96px;image-rendering:pixelated}.refs{color:#555}"""
 
 def render_html(data: ReportData, probe: dict[str, Any]) -> str:
     """Return the HTML page of the run; images and links are relative to the report folder."""
-    top = _html_table(TOP_HEADERS + ["links"], [row + [_links(v)] for row, v in zip(top_rows(data), data.top)], (11,))
+    top = _html_table(TOP_HEADERS + ["links"], [row + [_links(v)] for row, v in zip(top_rows(data), data.top, strict=True)], (11,))
     groups = "".join(f"<h3>By {html.escape(title)}</h3>" + _html_table(*group_rows(data, key)) for key, title in GROUPS.items())
     every = _html_table(["candidate", "status", "attempt", "message", "val BLEU-4", "links"],
                         [[f"#{v.id}", v.status, str(v.attempt), v.message[:160], fmt_score(v.val_bleu4), _links(v)]
@@ -133,7 +144,7 @@ def _probe_html(data: ReportData, probe: dict[str, Any]) -> str:
     if not probe.get("image_ids"):
         return "<h2>Probe images</h2><p>No probe captions: no trained candidate wrote val captions, or the prepared cache is gone.</p>"
     rows = []
-    for image_id, thumb in zip(probe["image_ids"], probe["thumbnails"]):
+    for image_id, thumb in zip(probe["image_ids"], probe["thumbnails"], strict=True):
         refs = "<br>".join(html.escape(r) for r in probe["references"].get(image_id, [])[:3])
         cells = [f'<img class="thumb" src="{thumb}" alt="val image {image_id}">', f'<span class="refs">{refs}</span>']
         cells += [html.escape(probe["captions"][v.id].get(image_id, "")) for v in data.top if v.id in probe["captions"]]

@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import queue
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from nncaption.search.candidates import cost_figures, outcome_columns
-from nncaption.trial.runner import EpochScore, TrialOutcome, run_trial
+from nncaption.trial.runner import EpochScore, TrialOutcome
 from nncaption.zoo import list_entries
 
 if TYPE_CHECKING:
@@ -37,7 +38,8 @@ class BaselineJobs:
         finished = {row["name"] for row in run.store.baselines() if row["status"] != "running"}
         self.todo = [e for e in list_entries(kind="captioner", probe=False) if e.name not in finished]
 
-    def next_job(self, epoch_queue: queue.Queue[tuple[Any, EpochScore]]) -> BaselineJob | None:
+    def next_job(self, epoch_queue: queue.Queue[tuple[Any, EpochScore]], trial: Callable[..., TrialOutcome]) -> BaselineJob | None:
+        """Return the next baseline's trial call (`trial` is run_trial), or None when all are done."""
         if not self.todo:
             return None
         entry = self.todo.pop(0)
@@ -51,7 +53,7 @@ class BaselineJobs:
             epoch_queue.put((entry.name, score))
 
         log.info("baseline %s: training", entry.name)
-        call = (run_trial, model, folder / "trial", self.run.prepared, self.run.config, {}, self.run.param_budget, on_epoch)
+        call = (trial, model, folder / "trial", self.run.prepared, self.run.config, {}, self.run.param_budget, on_epoch)
         return BaselineJob(entry.name, call)
 
     def record(self, name: str, outcome: TrialOutcome) -> None:

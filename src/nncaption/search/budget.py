@@ -16,12 +16,26 @@ class Budget:
         self.store = store
         self.elapsed_before = float(store.get_meta("elapsed_s", 0.0))
         self.started = time.monotonic()
+        self.saved = self.started  # when elapsed_s was last stored
         self.reason: str | None = None  # why the budget ended, once it has
+        # Tokens per candidate, refreshed after each store of LLM calls, so the check parses no JSON.
+        self.tokens: dict[int, int] = {}
+        if config.max_llm_tokens > 0:
+            self.tokens = {row["id"]: store.llm_tokens(row["id"]) for row in store.candidates()}
+
+    def count_tokens(self, candidate_id: int) -> None:
+        """Recount the stored LLM tokens of one candidate after its calls were stored."""
+        if self.config.max_llm_tokens > 0:
+            self.tokens[candidate_id] = self.store.llm_tokens(candidate_id)
 
     def elapsed(self) -> float:
         return self.elapsed_before + time.monotonic() - self.started
 
-    def save_elapsed(self) -> None:
+    def save_elapsed(self, every: float = 0.0) -> None:
+        """Store the elapsed wall-clock time, at most once per `every` seconds."""
+        if time.monotonic() - self.saved < every:
+            return
+        self.saved = time.monotonic()
         self.store.set_meta("elapsed_s", self.elapsed())
 
     def time_left(self) -> bool:
@@ -34,7 +48,7 @@ class Budget:
         """Return whether one more LLM request or proposal fits the token and time budgets."""
         if not self.time_left():
             return False
-        if self.config.max_llm_tokens > 0 and self.store.llm_tokens() >= self.config.max_llm_tokens:
+        if self.config.max_llm_tokens > 0 and sum(self.tokens.values()) >= self.config.max_llm_tokens:
             self.reason = self.reason or f"LLM token budget of {self.config.max_llm_tokens} used"
             return False
         return True

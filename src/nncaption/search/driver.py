@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import shutil
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -72,7 +73,12 @@ class Driver:
             self.next_index += 1
         self.next_store = self.next_index
         for candidate_id, row in sorted(rows.items()):
-            if row["status"] in (PENDING, RUNNING):
+            if row["status"] == PENDING:
+                # The kill may have come between storing the proposal and checking it, so check it again.
+                attempt = int(row["attempt"])
+                source = code_path(self.run.candidate_dir(candidate_id), attempt).read_text(encoding="utf-8")
+                self._check_and_queue(candidate_id, attempt, source)
+            elif row["status"] == RUNNING:
                 self.ready.append(candidate_id)
             elif row["status"] == REPAIRING:
                 attempt = self.store.attempts(candidate_id)[-1]
@@ -99,7 +105,7 @@ class Driver:
                         self._generation_done(future, *self.generating.pop(future))
                     else:
                         self._trial_done(future, *self.training.pop(future))
-                self.budget.save_elapsed()
+                self.budget.save_elapsed(every=5.0)
             self._drain_epochs()
         self.budget.save_elapsed()
         if self.budget.reason:
@@ -125,7 +131,7 @@ class Driver:
         generation_over = self.next_index >= self.config.candidates or not self.budget.may_generate()
         if self.baselines is not None and generation_over and not self.ready and not self.generating:
             while len(self.training) < self.workers and self.budget.time_left():
-                job = self.baselines.next_job(self.epoch_queue)
+                job = self.baselines.next_job(self.epoch_queue, run_trial)
                 if job is None:
                     return
                 self.training[self.trial_pool.submit(*job.call)] = ("baseline", job.name, 0)
@@ -148,9 +154,12 @@ class Driver:
         folder = self.run.candidate_dir(candidate_id)
         sha, structure = write_proposal_files(folder, proposal, 0)
         meta = dict(proposal.meta, extraction=proposal.extraction)
-        self.store.add_proposal(candidate_id, self.run.generator.kind, meta, sha, structure, proposal.llm_calls, proposal.repairs)
+        status = PENDING if proposal.status is None else str(proposal.status)
+        self.store.add_proposal(candidate_id, self.run.generator.kind, meta, sha, structure, proposal.llm_calls,
+                                proposal.repairs, status, proposal.message)
+        self.budget.count_tokens(candidate_id)
         if proposal.status is not None:
-            self._finish(candidate_id, 0, proposal.status, proposal.message)
+            self._announce(candidate_id, proposal.status, proposal.message, 0.0)
             return
         self._check_and_queue(candidate_id, 0, proposal.source or "")
 
@@ -159,6 +168,7 @@ class Driver:
         sha, structure = write_proposal_files(folder, proposal, attempt)
         feedback = self.store.attempts(candidate_id)[-1]["feedback"] or ""
         self.store.add_attempt(candidate_id, attempt, feedback, sha, structure, proposal.llm_calls, proposal.repairs)
+        self.budget.count_tokens(candidate_id)
         log.info("candidate %d: runtime repair round %d returned new code", candidate_id, attempt)
         self._check_and_queue(candidate_id, attempt, proposal.source or "")
 
@@ -197,7 +207,9 @@ class Driver:
             self.epoch_queue.put((candidate_id, score))
 
         # NOTE: an interrupted trial starts again from epoch 1; resuming from the last epoch's
-        # checkpoint needs a resume option in run_trial, which it does not have yet.
+        # checkpoint needs a resume option in run_trial, which it does not have yet. Files of
+        # the interrupted run go first, so no stale hypotheses or checkpoints are read.
+        shutil.rmtree(trial_dir_of(folder, attempt), ignore_errors=True)
         future = self.trial_pool.submit(run_trial, code_path(folder, attempt), trial_dir_of(folder, attempt), self.run.prepared,
                                         self.run.config, meta.get("prm", {}), self.run.param_budget, on_epoch)
         self.training[future] = ("candidate", candidate_id, attempt)

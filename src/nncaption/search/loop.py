@@ -3,7 +3,7 @@
 For each candidate index the generator's proposal is stored before anything else happens
 to it, so a resumed run never requests it again. The proposal is validated, compared with
 the earlier candidates by structural hash, and trained in a trial process on one of
-`search.workers` slots; `nncaption.search.driver` schedules all of it. Running the same
+`search.workers` slots. `nncaption.search.driver` schedules these steps. Running the same
 command on the same run directory resumes: finished candidates are kept, interrupted ones
 are trained again from their start.
 """
@@ -32,7 +32,7 @@ RESUMABLE_KEYS = {"search.candidates", "search.workers", "search.lookahead", "se
 
 
 class SearchEvents(Protocol):
-    """What the CLI shows while the search runs (called from the driver thread)."""
+    """Callbacks the CLI uses to show progress; the driver thread calls them."""
 
     def candidate_started(self, candidate_id: int, summary: str) -> None: ...
     def epoch_scored(self, candidate_id: int, score: EpochScore) -> None: ...
@@ -70,7 +70,7 @@ def open_run(run_dir: Path, config: RunConfig, progress: Any = None) -> SearchRu
     prepared = prepare_data(config.data, progress)
     facts = DataFacts(prepared.manifest["image_size"], prepared.vocab_size, prepared.manifest["max_len"], 5)
     param_budget = config.trial.param_budget or contract.DEFAULT_PARAM_BUDGET
-    context = GenerationContext(facts, param_budget, config.generator.seed)
+    context = GenerationContext(facts, param_budget, config.generator.seed, tuple(config.zoo.extra_dirs))
     load_generators()
     if config.generator.kind not in GENERATORS:
         raise ConfigError(f"unknown generator.kind {config.generator.kind!r}; expected one of: {', '.join(sorted(GENERATORS))}")

@@ -2,7 +2,7 @@
 
 LEMUR keeps a model as `nn/<name>.py` and its statistics per epoch as
 `stat/train/<task>_<dataset>_<metric>_<name>/<epoch>.json`. Each statistics file is a JSON
-list of trial records, best `accuracy` first; a record holds the hyperparameters (`lr`,
+list of trial records, best `accuracy` first. A record contains the hyperparameters (`lr`,
 `momentum`, ...), `batch`, `transform`, `uid` (the MD5 of the hyperparameters), `duration`
 (nanoseconds of training so far) and `accuracy`. Field names follow the stat files of the
 nn-dataset repository (ABrain-One/nn-dataset, `ab/nn/stat/train/`).

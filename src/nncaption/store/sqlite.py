@@ -2,7 +2,7 @@
 
 The driver process alone writes the store; trial processes send their results back and
 never open it. WAL mode and one transaction per state change keep the file consistent
-at any kill point. `PRAGMA user_version` holds the schema version; `MIGRATIONS` brings an
+at any kill point. `PRAGMA user_version` contains the schema version; `MIGRATIONS` brings an
 older file up to `SCHEMA_VERSION`, one version per transaction.
 """
 
@@ -246,17 +246,22 @@ class Store:
     # --- attempts, dedup and budgets -----------------------------------------------------
 
     def add_proposal(self, candidate_id: int, generator: str, meta: dict[str, Any], source_sha256: str | None,
-                     structure_hash: str | None, llm_calls: list[dict[str, Any]], repairs: list[dict[str, Any]]) -> None:
-        """Store a new candidate with its LLM calls, repairs and attempt 0 in one transaction."""
+                     structure_hash: str | None, llm_calls: list[dict[str, Any]], repairs: list[dict[str, Any]],
+                     status: str = "pending", message: str = "") -> None:
+        """Store a new candidate with its LLM calls, repairs and attempt 0 in one transaction.
+
+        `status` is 'pending', or the final status when the generator already reported a failure.
+        """
         now = time.time()
+        finished = None if status in FINAL_STATES_EXCLUDED else now
         with self.transaction() as db:
             db.execute(
-                "INSERT INTO candidates(id, generator, meta_json, source_sha256, structure_hash, status, created_at) "
-                "VALUES (?, ?, ?, ?, ?, 'pending', ?)",
-                (candidate_id, generator, json.dumps(meta), source_sha256, structure_hash, now),
+                "INSERT INTO candidates(id, generator, meta_json, source_sha256, structure_hash, status, message, created_at, finished_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (candidate_id, generator, json.dumps(meta), source_sha256, structure_hash, status, message, now, finished),
             )
-            db.execute("INSERT INTO attempts(candidate_id, attempt, source_sha256, structure_hash, status, created_at) "
-                       "VALUES (?, 0, ?, ?, 'pending', ?)", (candidate_id, source_sha256, structure_hash, now))
+            db.execute("INSERT INTO attempts(candidate_id, attempt, source_sha256, structure_hash, status, message, created_at, finished_at) "
+                       "VALUES (?, 0, ?, ?, ?, ?, ?, ?)", (candidate_id, source_sha256, structure_hash, status, message, now, finished))
             self._insert_calls(db, candidate_id, llm_calls)
             self._insert_repairs(db, candidate_id, repairs)
 
@@ -295,10 +300,11 @@ class Store:
         ).fetchone()
         return None if row is None else int(row["id"])
 
-    def llm_tokens(self) -> int:
-        """Return the prompt plus completion tokens of every stored LLM call (missing counts as 0)."""
+    def llm_tokens(self, candidate_id: int | None = None) -> int:
+        """Return the prompt plus completion tokens of the stored LLM calls (missing counts as 0), of one candidate or all."""
         total = 0
-        for (text,) in self.connection.execute("SELECT call_json FROM llm_calls"):
+        query = "SELECT call_json FROM llm_calls" + ("" if candidate_id is None else " WHERE candidate_id = ?")
+        for (text,) in self.connection.execute(query, () if candidate_id is None else (candidate_id,)):
             call = json.loads(text)
             total += int(call.get("tokens_in") or 0) + int(call.get("tokens_out") or 0)
         return total

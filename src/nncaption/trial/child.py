@@ -2,9 +2,9 @@
 
 Entry point for `nncaption.sandbox.run_in_sandbox(entry="nncaption.trial.child", ...)`.
 Two modes, chosen by `request["mode"]`:
-- `train`: build Net, run the behavioural checks, measure FLOPs, then for each epoch
-  `learn` on the training batches, save a checkpoint and send the val hypotheses; the
-  parent scores them and writes its verdict (`trial.control`) before the next epoch.
+- `train`: build Net, run the behavioural checks and measure FLOPs. Then, for each
+  epoch, `learn` on the training batches, save a checkpoint and send the val hypotheses.
+  The parent scores them and writes its verdict (`trial.control`) before the next epoch.
 - `evaluate`: build Net, load one checkpoint and send the hypotheses of one split.
 Records sent to the parent: `phase`, `built`, `checks`, `costs`, `epoch`, `stopped`,
 `result` and `error`. The parent never receives references from here and the child
@@ -37,8 +37,8 @@ HYPERPARAMETER_DEFAULTS: dict[str, float] = {
     "batch_size": 32,
     "epochs": 1,
 }
-# An epoch phase may run this many times the projected per-epoch limit before the
-# sandbox ends the trial; the parent's own check on measured epoch times comes first.
+# An epoch phase may run this many times the per-epoch limit before the sandbox ends
+# the trial. The parent's check on measured epoch times normally stops training first.
 EPOCH_PHASE_OVERRUN = 2.0
 VERDICT_WAIT_S = 600.0  # the parent scores one epoch's val hypotheses in this time at most
 PROBE_IMAGES = 32  # training images of the fixed batch whose loss the harness measures each epoch
@@ -78,7 +78,7 @@ def _build(request: dict[str, Any], channel: Any, device: torch.device) -> tuple
         prm = _hyperparameters(module, request.get("prm", {}))
         size = int(request["image_size"])
         model = module.Net((int(request["batch_size"]), 3, size, size), (int(request["vocab_size"]),), prm, device)
-    except TrialFailure:
+    except (TrialFailure, MemoryError, torch.OutOfMemoryError):
         raise
     except Exception as exc:  # noqa: BLE001  (candidate code: any exception is a build error)
         raise TrialFailure("build_error", "build", f"{type(exc).__name__}: {exc}") from exc
@@ -189,7 +189,7 @@ def _synchronize(device: torch.device) -> None:
 
 def _run_behaviour_checks(request: dict[str, Any], channel: Any, prm: dict[str, Any], batches: TrainBatches,
                           device: torch.device) -> None:
-    """The behavioural contract test, on fresh models built the same way."""
+    """Run the behavioural contract test on fresh models built the same way; raise TrialFailure on a failed check."""
     from nncaption.trial.behaviour import first_failure, run_behaviour_checks
 
     channel.send({"type": "phase", "name": "behaviour"})
@@ -211,7 +211,7 @@ def _run_behaviour_checks(request: dict[str, Any], channel: Any, prm: dict[str, 
 
 
 def _probe_batch(batches: TrainBatches) -> tuple[torch.Tensor, torch.Tensor]:
-    """A fixed batch of training images and their first references, the same in every epoch."""
+    """Return a fixed batch of training images and their first references, the same in every epoch."""
     batches.set_epoch(0)
     images, captions = next(iter(batches))
     return images[:PROBE_IMAGES], captions[:PROBE_IMAGES, 0]

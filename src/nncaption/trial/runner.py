@@ -1,9 +1,10 @@
 """Parent side of a trial: run the child, score its hypotheses, select the epoch, score test once.
 
 The parent alone holds the references. It scores each epoch's val hypotheses as they
-arrive, keeps the checkpoint of the best val BLEU-4 (ties keep the earlier epoch),
-tells the child whether to train on (`trial.control`), and after training decodes
-test with the selected checkpoint in a second child: the only test scoring of the trial.
+arrive and keeps the checkpoint of the best val BLEU-4 (ties keep the earlier epoch).
+After each epoch it writes its verdict, train on or stop, for the child (`trial.control`).
+After training, a second child decodes test with the selected checkpoint: the only test
+scoring of the trial.
 """
 
 from __future__ import annotations
@@ -20,12 +21,19 @@ from typing import Any
 
 from nncaption.config import RunConfig
 from nncaption.data.cache import PreparedData
+from nncaption.errors import ConfigError
 from nncaption.metrics import evaluate
 from nncaption.sandbox import SandboxLimits, run_in_sandbox
 from nncaption.sandbox.outcome import classify_failure
 from nncaption.status import Status
 from nncaption.trial import control
-from nncaption.trial.protocol import SELECTION_METRIC, constant_caption_bleu4, decide_after_epoch, degenerate_reason
+from nncaption.trial.decode import DECODING_METHODS
+from nncaption.trial.protocol import (
+    SELECTION_METRIC,
+    constant_caption_bleu4,
+    decide_after_epoch,
+    degenerate_reason,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +85,7 @@ class TrialOutcome:
 
 
 def subset_indices(prepared: PreparedData, split: str, count: int, seed: int) -> list[int] | None:
-    """A fixed, seeded subset of a split's array positions; None for the whole split."""
+    """Return a fixed, seeded subset of a split's array positions, or None for the whole split."""
     total = prepared.manifest["splits"][split]["images"]
     if count <= 0 or count >= total:
         return None
@@ -85,12 +93,12 @@ def subset_indices(prepared: PreparedData, split: str, count: int, seed: int) ->
 
 
 def epoch_time_limit(config: RunConfig) -> float:
-    """The per-epoch training time limit in seconds: the configured one, else the trial limit split over the epochs."""
+    """Return the per-epoch training time limit in seconds: the configured one, else the trial limit split over the epochs."""
     return config.trial.epoch_time_limit_s or config.trial.timeout_s / max(1, config.trial.epochs)
 
 
 class _TrialState:
-    """What the parent tracks while the training child runs."""
+    """Parent-side state of a running training child: the outcome so far, the best epoch and the timings."""
 
     def __init__(self, outcome: TrialOutcome, trial_dir: Path, config: RunConfig, references: dict[str, list[str]],
                  on_epoch: Callable[[EpochScore], None] | None) -> None:
@@ -100,7 +108,8 @@ class _TrialState:
         self.best_score = -1.0
         self.best_hypotheses: dict[str, str] = {}
         self.stopped_for_time = ""
-        self.epoch_seconds: list[float] = []
+        self.epoch_seconds: list[float] = []  # wall-clock per epoch: training, decoding, scoring, verdict
+        self.epoch_mark = self.started  # when the current epoch began, as the parent sees it
 
     def on_record(self, record: dict[str, Any]) -> None:
         kind, outcome = record["type"], self.outcome
@@ -111,6 +120,8 @@ class _TrialState:
             outcome.checks = list(record.get("results", []))
         elif kind == "costs":
             outcome.flops_per_image = record.get("flops_per_image")
+        elif kind == "phase" and record.get("name") == "train_setup":
+            self.epoch_mark = time.monotonic()
         elif kind == "epoch":
             self._on_epoch(record)
         if kind in ("epoch", "result"):
@@ -119,7 +130,6 @@ class _TrialState:
     def _on_epoch(self, record: dict[str, Any]) -> None:
         score, hypotheses = _score_epoch(record, self.references)
         self.outcome.epochs.append(score)
-        self.epoch_seconds.append(float(record.get("train_seconds") or 0.0) + float(record.get("eval_seconds") or 0.0))
         if score.val_metrics[SELECTION_METRIC] > self.best_score:
             self.best_score, self.outcome.best_epoch = score.val_metrics[SELECTION_METRIC], score.epoch
             self.best_hypotheses = hypotheses
@@ -135,9 +145,12 @@ class _TrialState:
 
     def _send_verdict(self, score: EpochScore) -> None:
         assert self.outcome.best_epoch is not None
+        now = time.monotonic()
+        self.epoch_seconds.append(now - self.epoch_mark)
+        self.epoch_mark = now
         decision = decide_after_epoch(
             score.epoch, self.outcome.best_epoch, self.best_score, self.config.trial.patience,
-            score.train_seconds or 0.0, epoch_time_limit(self.config), time.monotonic() - self.started,
+            score.train_seconds or 0.0, epoch_time_limit(self.config), now - self.started,
             sum(self.epoch_seconds) / len(self.epoch_seconds), self.config.trial.timeout_s,
         )
         if not decision.carry_on:
@@ -162,8 +175,9 @@ def run_trial(
 
     `seed` seeds Python, NumPy, torch and the data order of this trial; None uses
     `config.trial.seed`. The val and test subsets depend on `config.trial.subset_seed`
-    only, so every trial of a run sees the same images.
+    only, so every trial of a run is scored on the same images.
     """
+    check_trial_config(config)
     trial_dir.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(trial_dir / control.CONTROL_DIR, ignore_errors=True)
     seed = config.trial.seed if seed is None else seed
@@ -192,6 +206,21 @@ def run_trial(
             outcome.status, outcome.message = Status.TRAIN_ERROR, "test evaluation of the selected epoch failed"
     _prune_checkpoints(trial_dir, keep={outcome.best_epoch})
     return outcome
+
+
+def check_trial_config(config: RunConfig) -> None:
+    """Raise ConfigError when a `trial` setting is out of range, before any trial starts."""
+    trial = config.trial
+    if trial.decoding not in DECODING_METHODS:
+        raise ConfigError(f"trial.decoding must be one of {', '.join(DECODING_METHODS)}, got {trial.decoding!r}")
+    minimums = {"epochs": 1, "batch_size": 1, "beam_width": 1, "eval_batch_size": 1, "max_decode_len": 1,
+                "threads": 1, "patience": 0, "epoch_time_limit_s": 0, "degenerate_floor": 0}
+    for name, minimum in minimums.items():
+        value = getattr(trial, name)
+        if value < minimum:
+            raise ConfigError(f"trial.{name} must be at least {minimum}, got {value}")
+    if trial.timeout_s <= 0:
+        raise ConfigError(f"trial.timeout_s must be positive, got {trial.timeout_s}")
 
 
 def _train_request(model_path: Path, prepared: PreparedData, config: RunConfig, prm: dict[str, Any],

@@ -1,4 +1,4 @@
-"""Decoding a whole val or test split inside the trial process, and the per-trial seeding."""
+"""Decode a whole val or test split inside the trial process, and seed a trial."""
 
 from __future__ import annotations
 
@@ -42,21 +42,25 @@ def seed_everything(seed: int, threads: int) -> None:
 
 def decode_split(model: torch.nn.Module, vocab: Vocab, request: dict[str, Any], split: str,
                  device: torch.device) -> dict[str, str]:
-    """Harness hypotheses {image id: caption} for the split's chosen images."""
+    """Return the harness hypotheses {image id: caption} for the split's chosen images."""
     model.eval()
     hypotheses = {}
     method, width = str(request.get("decoding", "greedy")), int(request.get("beam_width", 1))
     for image_ids, images in eval_images(Path(request["cache_dir"]), split, request.get(f"{split}_indices"),
                                          int(request.get("eval_batch_size", 100))):
         tokens = harness_decode(model, images.to(device), int(request["max_decode_len"]), method, width)
-        for image_id, row in zip(image_ids, tokens.tolist()):
+        for image_id, row in zip(image_ids, tokens.tolist(), strict=True):
             hypotheses[str(image_id)] = vocab.decode(row)
     return hypotheses
 
 
 def own_inference_split(model: torch.nn.Module, vocab: Vocab, request: dict[str, Any], split: str,
                         device: torch.device) -> dict[str, Any]:
-    """The model's own decoding of the split: {"hypotheses", "seconds"} or {"error", "seconds"}; never raises."""
+    """Decode the split with the model's own forward(images).
+
+    Returns {"hypotheses", "seconds"}, or {"error", "seconds"} in place of any Exception
+    the model raises, because this number is secondary and must not fail the trial.
+    """
     started = time.monotonic()
     model.eval()
     hypotheses = {}
@@ -65,7 +69,7 @@ def own_inference_split(model: torch.nn.Module, vocab: Vocab, request: dict[str,
             for image_ids, images in eval_images(Path(request["cache_dir"]), split, request.get(f"{split}_indices"),
                                                  int(request.get("eval_batch_size", 100))):
                 tokens = own_inference_tokens(model, images.to(device))
-                for image_id, row in zip(image_ids, tokens.tolist()):
+                for image_id, row in zip(image_ids, tokens.tolist(), strict=True):
                     hypotheses[str(image_id)] = vocab.decode(row)
     except Exception as exc:  # noqa: BLE001  (a secondary number: any failure is recorded, not fatal)
         log.info("own inference on %s failed: %s: %s", split, type(exc).__name__, exc)

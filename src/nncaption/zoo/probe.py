@@ -6,6 +6,10 @@ Which model is counted in `ZooEntry.params`:
 - a captioner: `Net` for a 500-word vocabulary and 32×32 images.
 A probe that fails leaves the numbers empty and stores the error in `probe_error`,
 so one broken user file never hides the rest of the zoo.
+
+Built-in files ship with the package and are probed in this process. Files from user
+folders (a LEMUR checkout holds LLM-written models) are untrusted like any candidate:
+they are probed in one sandboxed child process (`probe_entries`), never imported here.
 """
 
 from __future__ import annotations
@@ -71,6 +75,42 @@ def _measure(entry: ZooEntry) -> dict:
         "feature_channels": int(grid.shape[1]),
         "feature_grid": (int(grid.shape[2]), int(grid.shape[3])),
     }
+
+
+def probe_entries(entries: list[ZooEntry]) -> list[ZooEntry]:
+    """Probe every entry: built-in files here, user files in a sandboxed child process."""
+    untrusted = [e for e in entries if e.origin != "builtin" and _cache_key(e.path) not in _CACHE]
+    if untrusted:
+        _probe_in_sandbox(untrusted)
+    return [probe_entry(e) for e in entries]
+
+
+def _probe_in_sandbox(entries: list[ZooEntry]) -> None:
+    """Fill the cache for `entries` from one child process; a child that fails marks them all."""
+    import tempfile
+
+    from nncaption.sandbox import SandboxLimits, run_in_sandbox
+    from nncaption.sandbox.outcome import classify_failure
+
+    request = {"entries": [dataclasses.asdict(e) | {"path": str(e.path)} for e in entries]}
+    with tempfile.TemporaryDirectory(prefix="nncaption-zoo-probe-") as workdir:
+        result = run_in_sandbox("nncaption.zoo.probe_child", request, Path(workdir), SandboxLimits(wall_seconds=120.0 + 10.0 * len(entries)))
+    measured = {r["path"]: r["measures"] for r in result.records if r.get("type") == "probe"}
+    for measures in measured.values():
+        if measures.get("feature_grid") is not None:
+            measures["feature_grid"] = tuple(measures["feature_grid"])
+    failure = None if any(r.get("type") == "result" for r in result.records) else classify_failure(result)[1]
+    for entry in entries:
+        fallback = {"probe_error": f"probe process failed: {failure}" if failure else "no probe result"}
+        _CACHE[_cache_key(entry.path)] = measured.get(str(entry.path), fallback)
+
+
+def measure_in_child(entry: ZooEntry) -> dict:
+    """Measure one entry inside the probe child, turning its failure into `probe_error`."""
+    try:
+        return _measure(entry)
+    except Exception as exc:  # noqa: BLE001 - any error in a user's file is data
+        return {"probe_error": f"{type(exc).__name__}: {exc}"}
 
 
 def probe_entry(entry: ZooEntry) -> ZooEntry:

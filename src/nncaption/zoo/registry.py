@@ -242,9 +242,9 @@ def list_entries(
     if kind is not None:
         entries = [e for e in entries if e.kind == kind]
     if probe:
-        from nncaption.zoo.probe import probe_entry
+        from nncaption.zoo.probe import probe_entries
 
-        entries = [probe_entry(e) for e in entries]
+        entries = probe_entries(entries)
     return entries
 
 
@@ -254,9 +254,9 @@ def get_entry(name: str, extra_dirs: Sequence[Path | str] = (), *, probe: bool =
     for entry in entries:
         if entry.name == name:
             if probe:
-                from nncaption.zoo.probe import probe_entry
+                from nncaption.zoo.probe import probe_entries
 
-                return probe_entry(entry)
+                return probe_entries([entry])[0]
             return entry
     known = ", ".join(e.name for e in entries)
     raise UsageError(f"no zoo entry named {name!r}; known entries: {known}")

@@ -1,4 +1,4 @@
-"""A non-causal captioner for trial tests: every position also sees the mean of all caption tokens."""
+"""A non-causal captioner for trial tests: every position also reads the mean of all caption tokens."""
 
 import torch
 import torch.nn as nn

@@ -3,6 +3,7 @@
 import torch
 import torch.nn as nn
 
+FAMILY = "vgg"  # the encoder is a small VGG-style stack, so prompts offer other backbone families
 PAD_ID = 0
 SOS_ID = 1
 EOS_ID = 2

@@ -5,6 +5,7 @@ import math
 import torch
 import torch.nn as nn
 
+FAMILY = "vgg"  # the encoder is a small VGG-style stack, so prompts offer other backbone families
 PAD_ID = 0
 SOS_ID = 1
 EOS_ID = 2
@@ -64,7 +65,7 @@ def sinusoidal_positions(length, dim, device):
 
 
 class Net(nn.Module):
-    """The grid (GRID² positions with learned position embeddings) is the decoder's memory."""
+    """Captioner whose Transformer decoder reads the encoder grid (GRID² cells plus learned position embeddings) as memory."""
 
     def __init__(self, in_shape, out_shape, prm, device):
         super().__init__()
@@ -91,6 +92,8 @@ class Net(nn.Module):
         length = inputs.size(1)
         # No sqrt(MODEL_DIM) scaling of the embeddings: unscaled ones trained faster on 32×32 images.
         x = self.embed(inputs) + sinusoidal_positions(length, MODEL_DIM, inputs.device)
+        # Every token also gets the mean of the memory, a global image summary next to cross-attention.
+        x = x + memory.mean(dim=1, keepdim=True)  # [B, T, MODEL_DIM]
         # True above the diagonal: position t may not attend to positions after t.
         causal_mask = torch.triu(torch.ones(length, length, dtype=torch.bool, device=inputs.device), diagonal=1)
         hidden = self.decoder(x, memory, tgt_mask=causal_mask, tgt_is_causal=True)
