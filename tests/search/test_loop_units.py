@@ -9,6 +9,7 @@ import pytest
 
 import nncaption.search.driver as driver
 from nncaption.cli.main import main
+from nncaption.report import write_report
 from nncaption.search.structure import structure_hash
 from nncaption.store import SCHEMA_VERSION, Store
 from nncaption.store.sqlite import SCHEMA_V1
@@ -84,6 +85,12 @@ def test_duplicate_structure_linked_to_first(tmp_path, data_cache, fake_trials):
                 "generator.k=2") == 0
     db = sqlite3.connect(tmp_path / "run" / "store.sqlite")
     assert db.execute("SELECT status, duplicate_of FROM candidates WHERE id = 1").fetchone() == ("duplicate", 0)
+
+    write_report(tmp_path / "run")
+    summary = json.loads((tmp_path / "run" / "report" / "summary.json").read_text())
+    assert summary["failures"] == [{"status": "duplicate", "message": "same structure as candidate 0", "candidates": 1}]
+    assert "Most frequent failures" in (tmp_path / "run" / "report" / "summary.md").read_text()
+    assert summary["by_group"]["k"] == {"2": {"trained": 1, "duplicate": 1}}
 
 
 def repr_json(code: str) -> str:

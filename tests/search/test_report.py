@@ -75,7 +75,7 @@ def test_report_pages_show_store_values(fake_run):
 
 def test_report_files_and_links_exist(fake_run):
     report = fake_run / "report"
-    for name in ("index.html", "summary.md", "summary.json", "status.png", "curves.png", "probe_grid.png"):
+    for name in ("index.html", "summary.md", "summary.json", "status.png", "curves.png", "groups.png", "probe_grid.png"):
         assert (report / name).is_file(), name
     page = (report / "index.html").read_text()
     targets = re.findall(r'(?:src|href)="([^"]+)"', page)

@@ -30,9 +30,15 @@ def _settings(replay: Path, record: Path) -> list[str]:
 
 
 def _launch(run_dir: Path, cache: Path, settings: list[str], log: Path) -> subprocess.Popen:
+    """Start the search in a child process; its stderr goes to `<log>.stderr` (a file, so it never blocks)."""
     env = dict(os.environ, NNCAPTION_FAKE_TRIAL_LOG=str(log), PYTHONPATH=str(HERE.parents[1]))
     args = [sys.executable, str(HERE / "kill_target.py"), *search_args(run_dir, cache, *settings)]
-    return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with open(f"{log}.stderr", "ab") as stderr:
+        return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+
+
+def _stderr_tail(log: Path) -> str:
+    return Path(f"{log}.stderr").read_bytes()[-3000:].decode(errors="replace")
 
 
 def _snapshot(store: Path) -> tuple[dict[int, tuple], set[tuple[int, int]]]:
@@ -90,16 +96,17 @@ def test_sigkill_at_random_moments_then_resume(tmp_path, data_cache):
         finished_after, _ = _snapshot(run_dir / "store.sqlite")
         interrupted += len(finished_after) < CANDIDATES
         for candidate_id, values in finished_before.items():
-            assert finished_after.get(candidate_id) == values, f"kill {kill}: finished candidate {candidate_id} changed"
+            assert finished_after.get(candidate_id) == values, (
+                f"kill {kill}: finished candidate {candidate_id} changed\n{_stderr_tail(log)}")
         repeated = set(_requests(record)[requests_before:]) & calls_before
-        assert not repeated, f"kill {kill}: stored LLM requests sent again: {sorted(repeated)}"
+        assert not repeated, f"kill {kill}: stored LLM requests sent again: {sorted(repeated)}\n{_stderr_tail(log)}"
 
-    assert interrupted >= 2, "the kills came after the search had ended; shorten the waits"
+    assert interrupted >= 2, f"the kills came after the search had ended\n{_stderr_tail(log)}"
     finished_before, calls_before = _snapshot(run_dir / "store.sqlite")
     requests_before = len(_requests(record))
     process = _launch(run_dir, data_cache, settings, log)
-    _, stderr = process.communicate(timeout=300)
-    assert process.returncode == 0, stderr.decode()
+    process.wait(timeout=300)
+    assert process.returncode == 0, _stderr_tail(log)
 
     finished, calls = _snapshot(run_dir / "store.sqlite")
     assert sorted(finished) == list(range(CANDIDATES))

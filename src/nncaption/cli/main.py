@@ -38,7 +38,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="nncaption", description=__doc__.splitlines()[0])
+    parser = _Parser(
+        prog="nncaption",
+        description="LLM-guided neural architecture search for image captioning, scored with the COCO caption metrics.",
+    )
     parser.add_argument("--version", action="version", version=f"nncaption {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")

@@ -24,6 +24,7 @@ def write_report(run_dir: Path, out_dir: Path | None = None, top: int | None = N
     out.mkdir(parents=True, exist_ok=True)
     figures.status_figure(data, out / "status.png")
     figures.curves_figure(data, out / "curves.png")
+    figures.groups_figure(data, out / "groups.png")
     probe = _probe(data, out, probe_images if probe_images is not None else data.config.search.probe_images)
 
     (out / "summary.md").write_text(render_markdown(data, probe), encoding="utf-8")

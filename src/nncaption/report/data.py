@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,7 @@ class ReportData:
     llm_tokens: int
     elapsed_s: float
     unfinished: int = 0
+    failures: list[tuple[str, str, int]] = field(default_factory=list)  # (status, message, candidates), most frequent first
 
     def delta_to_baseline(self, candidate: CandidateView) -> float | None:
         """Return the candidate's test BLEU-4 minus the best baseline's (selected on val)."""
@@ -175,7 +177,18 @@ def collect(run_dir: Path, top: int | None = None) -> ReportData:
         best_baseline=best_baseline, constant=(data_meta.get("manifest") or {}).get("constant_caption"),
         data_path=data_meta.get("path"), llm_tokens=tokens, elapsed_s=elapsed,
         unfinished=len(views) - len(finished),
+        failures=_failures(finished),
     )
+
+
+def _failures(finished: list[CandidateView], limit: int = 15) -> list[tuple[str, str, int]]:
+    """Count the failure messages of candidates that did not train, with line numbers removed so equal faults group."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for view in finished:
+        if view.status not in RANKED:
+            message = re.sub(r"\bline \d+", "line N", view.message.splitlines()[0] if view.message else "")[:160]
+            counts[(view.status, message)] += 1
+    return [(status, message, count) for (status, message), count in counts.most_common(limit)]
 
 
 def summary_dict(data: ReportData) -> dict[str, Any]:
@@ -193,6 +206,7 @@ def summary_dict(data: ReportData) -> dict[str, Any]:
         "baselines": [{"name": b["name"], "status": b["status"], "val_bleu4": b["val_bleu4"], "test_bleu4": b["test_bleu4"],
                        "parameters": b["parameters"], "seconds": b["seconds"]} for b in data.baselines],
         "best_baseline": None if data.best_baseline is None else data.best_baseline["name"],
+        "failures": [{"status": s, "message": m, "candidates": c} for s, m, c in data.failures],
         "llm_tokens": data.llm_tokens,
         "elapsed_s": data.elapsed_s,
     }

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from nncaption.report.data import ReportData  # noqa: E402
+from nncaption.report.data import GROUPS, ReportData  # noqa: E402
 
 
 def status_figure(data: ReportData, path: Path) -> Path:
@@ -48,6 +48,25 @@ def curves_figure(data: ReportData, path: Path) -> Path:
     axes.set_title("val BLEU-4 by epoch")
     if axes.get_legend_handles_labels()[0]:
         axes.legend(fontsize=7, loc="best")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def groups_figure(data: ReportData, path: Path) -> Path:
+    """Trained rate with its 95 % Wilson interval per group value, one panel per grouping key."""
+    keys = list(GROUPS)
+    figure, axes_row = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3.2), squeeze=False)
+    for axes, key in zip(axes_row[0], keys, strict=True):
+        rates = sorted(data.success_by_group[key].items())
+        names = [name[:14] for name, _ in rates]
+        values = [rate.value for _, rate in rates]
+        errors = [[rate.value - rate.low for _, rate in rates], [rate.high - rate.value for _, rate in rates]]
+        axes.bar(names, values, yerr=errors, capsize=4, color="#6a9f58")
+        axes.set_ylim(0, 1)
+        axes.set_title(f"trained rate by {GROUPS[key]}", fontsize=9)
+        axes.tick_params(axis="x", labelrotation=45, labelsize=7)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

@@ -44,6 +44,13 @@ def top_rows(data: ReportData) -> list[list[str]]:
 
 TOP_HEADERS = ["candidate", "design", "status", "val BLEU-4", "val CIDEr", "test BLEU-4", "test CIDEr", "parameters", "FLOPs",
                "seconds", "Δ test BLEU-4 vs best baseline"]
+FAILURE_HEADERS = ["status", "message (line numbers removed)", "candidates"]
+
+
+def failure_rows(data: ReportData) -> list[list[str]]:
+    return [[status, message, str(count)] for status, message, count in data.failures]
+
+
 BASELINE_HEADERS = ["baseline", "status", "val BLEU-4", "test BLEU-4", "parameters", "seconds"]
 
 
@@ -75,13 +82,16 @@ def render_markdown(data: ReportData, probe: dict[str, Any]) -> str:
              _md_table(["status", "candidates"], [[s, str(c)] for s, c in data.status_counts.items()])]
     for key, title in GROUPS.items():
         parts += ["", f"### By {title}", "", _md_table(*group_rows(data, key))]
+    if data.failures:
+        parts += ["", "## Most frequent failures", "", _md_table(FAILURE_HEADERS, failure_rows(data))]
     parts += ["", "## Top candidates (selected on val BLEU-4)", "", _md_table(TOP_HEADERS, top_rows(data))]
     if data.baselines:
         parts += ["", "## Baselines", "", _md_table(BASELINE_HEADERS, baseline_rows(data))]
     if data.constant:
         parts += ["", f"Best constant caption: \"{data.constant['caption']}\" (val BLEU-4 {fmt_score(data.constant['val_bleu4'])}, "
                       f"test BLEU-4 {fmt_score(data.constant['test_bleu4'])})."]
-    parts += ["", "## Figures", "", "![status](status.png)", "", "![val BLEU-4 by epoch](curves.png)"]
+    parts += ["", "## Figures", "", "![status](status.png)", "", "![trained rate by group](groups.png)", "",
+              "![val BLEU-4 by epoch](curves.png)"]
     if probe.get("grid"):
         parts += ["", "## Probe images", "", "![probe images](probe_grid.png)", "", _md_table(*_probe_rows(data, probe))]
     return "\n".join(parts) + "\n"
@@ -128,7 +138,8 @@ def render_html(data: ReportData, probe: dict[str, Any]) -> str:
              f"<p>{len(data.candidates)} candidates ({data.unfinished} unfinished), {data.elapsed_s / 60:.1f} min of search, "
              f"{data.llm_tokens} LLM tokens.</p>", f"<p id=\"success\"><b>Trained:</b> {html.escape(fmt_rate(data.success))}</p>",
              "<h2>Status breakdown</h2>", _html_table(["status", "candidates"], [[s, str(c)] for s, c in data.status_counts.items()]),
-             '<img src="status.png" alt="status breakdown">', groups,
+             '<img src="status.png" alt="status breakdown">', groups, '<img src="groups.png" alt="trained rate by group">',
+             "<h2>Most frequent failures</h2>" + _html_table(FAILURE_HEADERS, failure_rows(data)) if data.failures else "",
              "<h2>Top candidates (selected on val BLEU-4)</h2>", top]
     if data.baselines:
         parts += ["<h2>Baselines</h2>", _html_table(BASELINE_HEADERS, baseline_rows(data))]

@@ -11,9 +11,11 @@ candidate left running cannot keep it alive.
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import json
 import os
+import signal
 import sys
 import sysconfig
 import threading
@@ -51,9 +53,31 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _die_with_parent() -> None:
+    """Ask the kernel for SIGKILL when the parent dies, so a killed search leaves no trial running.
+
+    The process group kill covers a parent that ends normally; this covers a parent that is
+    itself killed with SIGKILL. The signal fires when the parent's launching thread exits,
+    and the runner's thread waits for the child, so it fires only when the parent is gone.
+    """
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError) as exc:  # not Linux, or no prctl: the group kill still applies
+        print(f"nncaption sandbox: parent-death signal not set: {exc}", file=sys.stderr)
+        return
+    if parent == 1 or os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 def _confine(settings: dict[str, Any], channel: Channel) -> dict[str, Any]:
     """Apply network isolation, rlimits, preloads and the guard; return what was applied."""
     started = time.monotonic()
+    _die_with_parent()
     namespace = enter_network_namespace() if settings["network_namespace"] else ""
     apply_rlimits(settings["rlimits"])
     for name in settings["preload"]:
