@@ -124,26 +124,48 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     """Build a RunConfig from an optional YAML file, then apply `section.key=value` overrides."""
     config = RunConfig()
     if path is not None:
-        path = Path(path)
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except OSError as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
-        if not isinstance(raw, dict):
-            raise ConfigError(f"config file {path} must hold a mapping of sections, found {type(raw).__name__}")
-        for section, values in raw.items():
-            if not isinstance(values, dict):
-                raise ConfigError(f"config section {section!r} in {path} must be a mapping")
-            for key, value in values.items():
-                _assign(config, f"{section}.{key}", value, from_text=False)
+        _apply_file(config, Path(path))
     for item in overrides or []:
         if "=" not in item:
             raise ConfigError(f"--set expects section.key=value, got {item!r}")
         dotted, text = item.split("=", 1)
         _assign(config, dotted.strip(), text, from_text=True)
     return config
+
+
+def _apply_file(config: RunConfig, path: Path) -> None:
+    """Assign every `section: {key: value}` of a YAML config file to `config`."""
+    raw = _read_yaml(path)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path} must contain a mapping of sections, found {type(raw).__name__}")
+    sections = [f.name for f in dataclasses.fields(config)]
+    for section, values in raw.items():
+        if section not in sections:
+            raise ConfigError(f"unknown config section {section!r} in {path}; known sections: {', '.join(sections)}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"config section {section!r} in {path} must be a mapping of keys, "
+                              f"found {type(values).__name__}")
+        for key, value in values.items():
+            _assign(config, f"{section}.{key}", value, from_text=False)
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text (invalid byte at offset {exc.start}); "
+                          "save it as UTF-8") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        where = ""
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            where = f" at line {mark.line + 1}, column {mark.column + 1}"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"config file {path} is not valid YAML{where}: {problem}") from exc
 
 
 def _assign(config: RunConfig, dotted: str, value: Any, *, from_text: bool) -> None:
@@ -190,6 +212,79 @@ def _coerce(dotted: str, value: Any, hint: Any, *, from_text: bool) -> Any:
             return [value]  # one value given for a list key
     names = " or ".join(getattr(k, "__name__", str(k)) for k in allowed)
     raise ConfigError(f"config key {dotted!r} expects {names}, got {value!r}")
+
+
+# --- range checks ---------------------------------------------------------------------------
+
+DATA_SOURCES = ("synthetic", "coco", "karpathy")
+RESTVAL_CHOICES = ("train", "drop")
+SYNTHETIC_IMAGES_RANGE = (10, 1_000_000)  # every split needs images; the upper end keeps a typo from filling the disk
+SYNTHETIC_SIZE_RANGE = (24, 1024)  # pixels: below 24 the shapes blur together; 1024 is about 3 MiB per decoded image
+
+
+def check_config(config: RunConfig) -> None:
+    """Raise ConfigError on the first out-of-range or unknown value, section by section.
+
+    The CLI calls this right after `load_config`, before it prepares data or starts a run,
+    so an invalid value fails in a second and not after the data preparation.
+    """
+    check_data_config(config.data)
+    check_search_config(config.search)
+    from nncaption.trial.runner import check_trial_config  # imported here: the runner imports this module
+
+    check_trial_config(config)
+    check_generator_kind(config.generator)
+    from nncaption.generate.llm.checks import check_generator_config  # imported here: it imports this module
+
+    check_generator_config(config.generator, config.zoo.extra_dirs)
+
+
+def check_data_config(data: DataConfig) -> None:
+    """Raise ConfigError when a `data` value is unknown or out of range."""
+    if data.source not in DATA_SOURCES:
+        raise ConfigError(f"unknown data.source {data.source!r}; expected one of: {', '.join(DATA_SOURCES)}")
+    if data.restval not in RESTVAL_CHOICES:
+        raise ConfigError(f"data.restval must be one of {', '.join(RESTVAL_CHOICES)}, got {data.restval!r}")
+    for name in ("image_size", "max_len", "min_count"):
+        _check_at_least(f"data.{name}", getattr(data, name), 1)
+    for name in ("workers", "val_images", "test_images"):
+        _check_at_least(f"data.{name}", getattr(data, name), 0)
+    if data.source == "synthetic":
+        check_synthetic_values(data.synthetic_images, data.synthetic_size, "data.synthetic_images", "data.synthetic_size")
+
+
+def check_synthetic_values(images: int, size: int, images_name: str, size_name: str) -> None:
+    """Raise ConfigError unless the synthetic set's image count and side are in range; the names are for the message."""
+    low, high = SYNTHETIC_IMAGES_RANGE
+    if not low <= images <= high:
+        raise ConfigError(f"{images_name} must be between {low} and {high:,} so that every split gets images "
+                          f"and the set fits on disk, got {images:,}")
+    low, high = SYNTHETIC_SIZE_RANGE
+    if not low <= size <= high:
+        raise ConfigError(f"{size_name} must be between {low} and {high} pixels (shapes stay recognisable and an "
+                          f"image fits in memory), got {size:,}")
+
+
+def check_search_config(search: SearchConfig) -> None:
+    """Raise ConfigError when a `search` value is out of range."""
+    _check_at_least("search.workers", search.workers, 1)
+    _check_at_least("search.report_top", search.report_top, 1)
+    for name in ("candidates", "lookahead", "max_trials", "max_seconds", "max_llm_tokens", "probe_images"):
+        _check_at_least(f"search.{name}", getattr(search, name), 0)
+
+
+def check_generator_kind(generator: GeneratorConfig) -> None:
+    """Raise ConfigError unless `generator.kind` names a registered generator."""
+    from nncaption.generate import GENERATORS, load_generators  # imported here: generators import this module
+
+    load_generators()
+    if generator.kind not in GENERATORS:
+        raise ConfigError(f"unknown generator.kind {generator.kind!r}; expected one of: {', '.join(sorted(GENERATORS))}")
+
+
+def _check_at_least(name: str, value: float, minimum: float) -> None:
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
 
 
 def dump_config(config: RunConfig, path: Path) -> None:

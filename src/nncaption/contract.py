@@ -192,7 +192,7 @@ RULES: tuple[Rule, ...] = (
     _rule("hp-key-unused", _HP, f"Every declared hyperparameter is read from `{PRM_PARAMETER}` somewhere.",
           "Read the key from prm or remove it from the returned set."),
     _rule("net-missing", _NET, f"Define a module-level `class {NET_CLASS}(nn.Module)`.",
-          f"Name the model class {NET_CLASS}."),
+          f"Name the model class {NET_CLASS}, or add `{NET_CLASS} = YourClass` below the class."),
     _rule("net-base", _NET, f"`{NET_CLASS}` subclasses `torch.nn.Module` (written `nn.Module` or `torch.nn.Module`).",
           f"Write `class {NET_CLASS}(nn.Module):`."),
     _rule("method-missing", _NET,
@@ -202,7 +202,7 @@ RULES: tuple[Rule, ...] = (
           "Each of these methods accepts exactly the arguments the harness passes: "
           "Net(in_shape, out_shape, prm, device), train_setup(prm), learn(train_data), "
           "forward(images) and forward(images, captions); it is a plain `def`.",
-          "Use the signature from the Net API; give `captions` and `hidden_state` the default None."),
+          "Give the method the parameters of the expected signature in the message."),
     _rule("learn-generator", _NET, "`learn` runs the whole epoch and is not a generator (no `yield`).",
           "Replace `yield` with a plain loop that steps the optimizer."),
     _rule("super-init-missing", _NET, "`__init__` calls `super().__init__()` before creating layers.",

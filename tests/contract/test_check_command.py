@@ -101,3 +101,62 @@ def test_main_dispatches_check(capsys):
 
     assert main(["check", str(BROKEN_FILE), "--no-run"]) == 1
     assert "hp-key-undeclared" in capsys.readouterr().out
+
+
+def test_directory_is_not_reported_missing(tmp_path: Path, capsys):
+    folder = tmp_path / "model.py"
+    folder.mkdir()
+    assert _check([str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "is a directory" in err and "not found" not in err
+
+
+def test_device_is_not_a_regular_file(capsys):
+    assert _check(["--no-run", "/dev/null"]) == 2
+    err = capsys.readouterr().err
+    assert "is not a regular file" in err and "not found" not in err
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--batch-size", "0"), ("--image-size", "4"), ("--param-budget", "-1"), ("--timeout", "0"), ("--timeout", "inf")],
+)
+def test_bad_option_is_named_with_its_value(option: str, value: str, capsys):
+    assert _check([str(VALID_FILE), option, value]) == 2
+    err = capsys.readouterr().err
+    assert f"{option} must be" in err
+    assert f"got {value}" in err
+    assert [o for o in ("--batch-size", "--image-size", "--param-budget", "--timeout") if o in err] == [option]
+
+
+def test_every_banned_module_of_one_import_reported(tmp_path: Path, capsys):
+    path = tmp_path / "imports.py"
+    path.write_text(VALID_FILE.read_text(encoding="utf-8").replace("import torch\n", "import json, subprocess\nimport torch\n", 1))
+    assert _check([str(path), "--no-run"]) == 1
+    out = capsys.readouterr().out
+    assert "import of 'json' is not allowed" in out
+    assert "import of 'subprocess' is not allowed" in out
+
+
+def test_literal_getattr_torch_save_rejected_statically(tmp_path: Path, capsys):
+    # The tester's file: torch's C++ writer reached through getattr with a literal name.
+    path = tmp_path / "save2.py"
+    source = VALID_FILE.read_text(encoding="utf-8")
+    marker = "        super().__init__()\n"
+    assert marker in source
+    path.write_text(source.replace(marker, marker + "        getattr(torch, 'save')({}, '/tmp/nncaption-never.pt')\n", 1))
+    assert _check([str(path), "--no-run"]) == 1
+    out = capsys.readouterr().out
+    assert "banned-call 'torch.save'" in out
+    assert "invalid (policy_violation)" in out
+
+
+def test_signature_hint_names_captions_only_for_forward(tmp_path: Path, capsys):
+    path = tmp_path / "learn_arity.py"
+    source = VALID_FILE.read_text(encoding="utf-8")
+    assert "def learn(self, train_data):" in source
+    path.write_text(source.replace("def learn(self, train_data):", "def learn(self):", 1))
+    assert _check([str(path), "--no-run"]) == 1
+    out = capsys.readouterr().out
+    assert "method-signature Net.learn" in out
+    assert "hidden_state" not in out

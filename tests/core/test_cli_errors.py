@@ -16,8 +16,8 @@ def test_unknown_option_exits_2(capsys):
     assert "Traceback" not in err
 
 
-def test_unknown_config_key_exits_1(tmp_path, capsys):
-    assert main(["search", "--run-dir", str(tmp_path / "r"), "--set", "trial.epoch=1"]) == 1
+def test_unknown_config_key_exits_2(tmp_path, capsys):
+    assert main(["search", "--run-dir", str(tmp_path / "r"), "--set", "trial.epoch=1"]) == 2
     assert "unknown config key 'trial.epoch'" in capsys.readouterr().err
 
 

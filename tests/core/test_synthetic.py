@@ -5,9 +5,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from nncaption.cli.main import main
 from nncaption.data.sources import load_coco
 from nncaption.data.synthetic import COLOURS, SHAPES, write_synthetic
-from nncaption.errors import DataError
+from nncaption.errors import ConfigError, DataError
 
 
 def _digest(root: Path) -> str:
@@ -75,5 +76,48 @@ def test_synthetic_karpathy_split_file(tmp_path):
 
 
 def test_synthetic_rejects_tiny_sets(tmp_path):
-    with pytest.raises(DataError, match="at least 10"):
+    with pytest.raises(ConfigError, match="between 10 and 1,000,000"):
         write_synthetic(tmp_path, images=3)
+
+
+def test_synthetic_rejects_huge_images(tmp_path):
+    with pytest.raises(ConfigError, match=r"between 24 and 1024 pixels .*, got 100,000"):
+        write_synthetic(tmp_path, images=10, size=100_000)
+    assert not (tmp_path / "train2017").exists()
+
+
+def test_synthetic_rewrite_removes_stale_images(tmp_path):
+    write_synthetic(tmp_path, images=20, size=32)
+    write_synthetic(tmp_path, images=10, size=32)
+    written = sorted(p.name for folder in ("train2017", "val2017") for p in (tmp_path / folder).iterdir())
+    assert len(written) == 10
+    assert not (tmp_path / "val2017" / "000000000020.png").exists()
+    assert (tmp_path / "train2017" / "000000000008.png").is_file()
+
+
+def test_synthetic_rejects_folder_of_other_images(tmp_path):
+    (tmp_path / "train2017").mkdir()
+    (tmp_path / "train2017" / "photo.jpg").write_bytes(b"not ours")
+    with pytest.raises(DataError, match="no dataset_synthetic.json"):
+        write_synthetic(tmp_path, images=10, size=32)
+    assert (tmp_path / "train2017" / "photo.jpg").is_file()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--images", "2000000"], "--images must be between 10 and 1,000,000"),
+        (["--size", "100000"], "--size must be between 24 and 1024"),
+    ],
+)
+def test_synthetic_command_limits_exit_2(tmp_path, capsys, args, message):
+    assert main(["data", "synthetic", "--out", str(tmp_path / "set"), *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "set").exists()
+
+
+def test_synthetic_command_prints_result_once(tmp_path, capsys):
+    assert main(["data", "synthetic", "--out", str(tmp_path / "set"), "--images", "10", "--size", "24"]) == 0
+    captured = capsys.readouterr()
+    assert "wrote 10 images" in captured.out
+    assert "wrote" not in captured.err

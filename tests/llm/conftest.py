@@ -73,6 +73,12 @@ def _handler(mock: MockLLM) -> type[BaseHTTPRequestHandler]:
 
         def _answer(self, step: dict[str, Any], body: dict[str, Any]) -> None:
             time.sleep(step.get("delay", 0.0))
+            if step.get("hang"):
+                time.sleep(3600)  # a hung server; daemon thread, dies with the test process
+                return
+            if "raw" in step:  # a 200 body that is not a chat completion
+                self._send_raw(step["raw"].encode(), step.get("content_type", "application/json"))
+                return
             if step.get("drop"):
                 self.close_connection = True
                 self.connection.close()
@@ -90,6 +96,13 @@ def _handler(mock: MockLLM) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(data)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (timeout test)
+
+        def _send_raw(self, data: bytes, content_type: str) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
     return Handler
 

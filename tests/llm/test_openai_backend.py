@@ -1,6 +1,7 @@
 """The openai backend and the token-limit follow-ups, against the scripted server on 127.0.0.1."""
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -88,16 +89,24 @@ def test_dropped_connection_retried(mock_llm):
 
 def test_persistent_failure_raises_with_all_errors(mock_llm):
     mock_llm.script = [{"status": 500}]
-    with pytest.raises(NncaptionError, match=r"failed 3 attempt\(s\).*HTTP 500.*HTTP 500.*HTTP 500"):
+    with pytest.raises(NncaptionError, match=r"failed 3 attempt\(s\)") as caught:
         _backend(mock_llm, retries=2).complete(MESSAGES, max_tokens=50, key=KEY)
     assert len(mock_llm.requests) == 3
+    message = str(caught.value)
+    # The same failure is named once, with its count, and the text has no doubled period.
+    assert message.count("HTTP 500: scripted 500") == 1
+    assert "(3 times)" in message
+    assert "Error code" not in message
+    assert ".." not in message
 
 
 def test_client_error_not_retried(mock_llm):
     mock_llm.script = [{"status": 404}]
-    with pytest.raises(NncaptionError, match="HTTP 404.*generator.model"):
+    with pytest.raises(NncaptionError, match="HTTP 404.*generator.model") as caught:
         _backend(mock_llm).complete(MESSAGES, max_tokens=50, key=KEY)
     assert len(mock_llm.requests) == 1
+    # Another model cannot be resumed into the same run, so the message says so.
+    assert "needs a new --run-dir" in str(caught.value)
 
 
 def test_empty_reply_is_no_code(mock_llm):
@@ -213,3 +222,108 @@ def test_call_record_fields(mock_llm):
     assert record["candidate"] == 3
     assert record["tokens_out"] == 2
     assert record["latency_s"] >= 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "content_type", "expected"),
+    [
+        ("<html>this is not json</html>", "text/html", "not JSON (text/html"),
+        ("{not json at all", "application/json", "not JSON (application/json"),
+        ('{"id": "x", "object": "chat.completion"}', "application/json", "no 'choices' list"),
+        ('{"choices": [{"message": {"content": 5}}]}', "application/json", "no message with text content"),
+    ],
+)
+def test_body_that_is_not_a_completion_is_retried_then_named(mock_llm, raw, content_type, expected):
+    mock_llm.script = [{"raw": raw, "content_type": content_type}]
+    with pytest.raises(NncaptionError) as caught:
+        _backend(mock_llm, retries=1).complete(MESSAGES, max_tokens=50, key=KEY)
+    message = str(caught.value)
+    assert len(mock_llm.requests) == 2
+    assert mock_llm.url in message
+    assert expected in message
+    assert raw[:20] in message
+    assert "\n" not in message
+
+
+def test_body_that_is_not_a_completion_then_a_good_one(mock_llm):
+    mock_llm.script = [{"raw": "<html>busy</html>", "content_type": "text/html"}, {"content": "fine"}]
+    reply = _backend(mock_llm).complete(MESSAGES, max_tokens=50, key=KEY)
+    assert reply.content == "fine"
+    assert reply.attempt == 2
+    assert reply.errors[0].startswith("HTTP 200 but the body is not JSON")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-5", "Wed, 21 Oct 2015 07:28:00 GMT"])
+def test_unusable_retry_after_falls_back_to_backoff(mock_llm, value):
+    mock_llm.script = [{"status": 503, "headers": {"retry-after": value}}, {"content": "fine"}]
+    reply = _backend(mock_llm, backoff_s=0.01).complete(MESSAGES, max_tokens=50, key=KEY)
+    assert reply.content == "fine"
+    assert reply.attempt == 2
+
+
+def test_retry_after_in_seconds_is_used():
+    from nncaption.generate.llm.openai_backend import _retry_after
+
+    class Response:
+        def __init__(self, value):
+            self.headers = {"retry-after": value}
+
+    class Error:
+        def __init__(self, value):
+            self.response = Response(value)
+
+    assert _retry_after(Error("1.5")) == 1.5
+    assert _retry_after(Error("100000")) == 120.0
+    assert _retry_after(Error("nan")) is None
+    assert _retry_after(Error("-1")) is None
+
+
+def test_hung_request_is_abandoned_on_cancel(mock_llm):
+    from nncaption.generate.llm.cancel import CANCELLED, RequestCancelled, cancel_requests
+
+    mock_llm.script = [{"hang": True}]
+    backend = _backend(mock_llm, request_timeout_s=600.0)
+    timer = threading.Timer(0.5, cancel_requests)
+    timer.start()
+    try:
+        started = time.monotonic()
+        with pytest.raises(RequestCancelled):
+            backend.complete(MESSAGES, max_tokens=50, key=KEY)
+        assert time.monotonic() - started < 5.0
+        # Later requests give up at once until a new backend starts a new run.
+        with pytest.raises(RequestCancelled):
+            backend.complete(MESSAGES, max_tokens=50, key=KEY)
+    finally:
+        timer.cancel()
+        CANCELLED.clear()
+
+
+def test_refused_connection_message_has_one_period():
+    import socket
+
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    backend = OpenAIBackend(GeneratorConfig(kind="openai", base_url=f"http://127.0.0.1:{port}/v1", retries=1, backoff_s=0.01))
+    with pytest.raises(NncaptionError) as caught:
+        backend.complete(MESSAGES, max_tokens=5, key=KEY)
+    message = str(caught.value)
+    assert "connection failed" in message
+    assert "(2 times)" in message
+    assert ".." not in message
+
+
+def test_http_client_request_lines_are_quiet():
+    import logging
+
+    from nncaption.cli.main import configure_logging
+
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers))
+    try:
+        configure_logging(0, False)
+        for name in ("httpx", "httpx2", "httpcore", "openai"):
+            assert not logging.getLogger(name).isEnabledFor(logging.INFO), name
+    finally:
+        root.setLevel(saved[0])
+        root.handlers[:] = saved[1]

@@ -171,6 +171,36 @@ def test_bad_replay_line_rejected(tmp_path):
         _generator(tmp_path, records=[{"candidate": 0}])
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("candidate", "abc", "'candidate' must be a non-negative integer, got \"abc\""),
+        ("candidate", None, "'candidate' must be a non-negative integer, got null"),
+        ("candidate", True, "'candidate' must be a non-negative integer"),
+        ("call", -1, "'call' must be a non-negative integer"),
+        ("tokens_in", "many", "'tokens_in' must be a non-negative integer or null"),
+        ("tokens_out", 1.5, "'tokens_out' must be a non-negative integer or null"),
+        ("reasoning", 5, "'reasoning' must be a string or null"),
+        ("finish_reason", 7, "'finish_reason' must be a string or null"),
+        ("latency_s", "slow", "'latency_s' must be a number or null"),
+    ],
+)
+def test_replay_field_types_checked_with_line_number(tmp_path, field, value, expected):
+    good = {"candidate": 0, "reply": "x", "tokens_in": None, "reasoning": None}
+    bad = {"candidate": 1, "reply": "y", field: value}
+    with pytest.raises(ConfigError) as caught:
+        _generator(tmp_path, records=[good, bad])
+    assert "replies.jsonl line 2 " in str(caught.value)
+    assert expected in str(caught.value)
+
+
+def test_replay_file_not_utf8(tmp_path):
+    path = tmp_path / "binary.jsonl"
+    path.write_bytes(b'{"reply": "a"}\n\xff\xfe')
+    with pytest.raises(ConfigError, match=r"binary.jsonl .*is not UTF-8 text: byte 15"):
+        load_replay(path)
+
+
 def test_replay_without_keys_is_sequential(tmp_path):
     generator = _generator(tmp_path, records=[{"reply": f"```python\n{MODEL}```"}, {"reply": ""}])
     assert generator.propose(0).source == MODEL

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -83,15 +84,53 @@ def test_score_lists_meteor_as_skipped_without_java(
     annotations = write(tmp_path / "captions.json", ANNOTATIONS)
     assert main(["score", "--results", results, "--annotations", annotations]) == 0
     output = capsys.readouterr().out
-    assert "METEOR   skipped: needs Java" in output
+    assert re.search(r"^METEOR +skipped$", output, re.MULTILINE)
+    assert "METEOR skipped: needs Java" in output
     assert "CIDEr" in output
+
+
+def test_score_only_skipped_metrics_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    results = write(tmp_path / "results.json", RESULTS)
+    annotations = write(tmp_path / "captions.json", ANNOTATIONS)
+    assert main(["score", "--results", results, "--annotations", annotations, "--metrics", "METEOR"]) == 1
+    err = capsys.readouterr().err
+    assert "none of the requested metrics could be computed" in err
+    assert "needs Java" in err
+
+
+def test_score_one_image_singular(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    results = write(tmp_path / "results.json", RESULTS[:1])
+    annotations = write(tmp_path / "captions.json", ANNOTATIONS)
+    assert main(["score", "--results", results, "--annotations", annotations, "--metrics", "bleu"]) == 0
+    assert "1 image scored" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("results", "message"),
+    [
+        ([], "contains no hypotheses"),
+        ([{"image_id": 9, "caption": "a cat"}], "has no references for"),
+    ],
+)
+def test_score_errors_name_results_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], results: object, message: str
+) -> None:
+    results_path = write(tmp_path / "results.json", results)
+    annotations = write(tmp_path / "captions.json", ANNOTATIONS)
+    assert main(["score", "--results", results_path, "--annotations", annotations]) == 1
+    err = capsys.readouterr().err
+    assert message in err
+    assert results_path in err
 
 
 @pytest.mark.parametrize(
     ("results", "message"),
     [
         (RESULTS + [{"image_id": 1, "caption": "another"}], "image 1 has two hypotheses"),
-        ([{"image_id": 9, "caption": "a cat"}], "hypothesis for unknown image 9"),
+        ([{"image_id": 9, "caption": "a cat"}], "has no references for, e.g. 9"),
         ([{"image_id": 1}], "entry 0 has no 'caption' field"),
         ([{"image_id": 1, "caption": 5}], "has a caption of type int"),
         ({"image_id": 1}, "expected a JSON list"),
@@ -111,9 +150,9 @@ def test_score_invalid_results_exit_1(
     assert message in capsys.readouterr().err
 
 
-def test_score_missing_file_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_score_missing_file_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     annotations = write(tmp_path / "captions.json", ANNOTATIONS)
     assert (
-        main(["score", "--results", str(tmp_path / "none.json"), "--annotations", annotations]) == 1
+        main(["score", "--results", str(tmp_path / "none.json"), "--annotations", annotations]) == 2
     )
-    assert "results file not found" in capsys.readouterr().err
+    assert "--results file" in capsys.readouterr().err

@@ -158,20 +158,25 @@ def listener():
     server.close()
 
 
-@pytest.mark.parametrize("guard", [True, False])
-def test_socket_reaches_nothing(run_candidate, listener, guard: bool) -> None:
+@pytest.mark.parametrize(("guard", "landlock"), [(True, True), (False, False), (False, True)])
+def test_socket_reaches_nothing(run_candidate, listener, guard: bool, landlock: bool) -> None:
     port, received, connections = listener
-    result, _ = run_candidate("socket_connect", {"port": port}, guard=guard)
+    result, _ = run_candidate("socket_connect", {"port": port}, guard=guard, landlock=landlock)
 
     status, message = final_status(result)
     if guard:
         assert status == Status.POLICY_VIOLATION, message
         assert result.policy["action"] in ("socket.getaddrinfo", "socket.__new__", "socket.connect")
-    else:
-        # Without the guard, only the network namespace keeps the trial from the port.
+    elif not landlock:
+        # Without the guard and Landlock, only the network namespace keeps the trial from the port.
         assert result.sandbox["network_namespace"] in ("net", "user+net")
         assert status == Status.TRAIN_ERROR, message
         assert "unreachable" in message.lower()
+    else:
+        # Landlock (ABI 4 and later) rejects the TCP connect before the namespace is reached.
+        assert status == Status.TRAIN_ERROR, message
+        expected = "permission denied" if result.sandbox["landlock"] >= 4 else "unreachable"
+        assert expected in message.lower()
     time.sleep(0.3)
     assert connections == []
     assert received == []
@@ -318,4 +323,34 @@ def test_memory_bomb_under_data_limit(run_candidate) -> None:
     status, message = final_status(result)
     assert "RLIMIT_DATA" in result.sandbox["rlimits"]
     assert status == Status.OUT_OF_MEMORY, message
+    assert_group_empty(result)
+
+
+def test_native_write_outside_is_policy_violation(run_candidate, tmp_path: Path) -> None:
+    # torch.save opens the file in C++, without an audit event: the guard wraps the writer.
+    target = tmp_path / "outside" / "escaped.pt"
+    target.parent.mkdir()
+    result, workdir = run_candidate("native_save", {"target": str(target)})
+
+    status, message = final_status(result)
+    assert status == Status.POLICY_VIOLATION, message
+    assert result.policy["action"] == "torch.save"
+    assert str(target) in message
+    assert (workdir / "inside_was_saved.pt").stat().st_size > 0
+    assert not target.exists()
+    assert_group_empty(result)
+
+
+def test_landlock_blocks_native_write_without_guard(run_candidate, tmp_path: Path) -> None:
+    target = tmp_path / "outside" / "escaped.pt"
+    target.parent.mkdir()
+    result, workdir = run_candidate("native_save", {"target": str(target)}, guard=False)
+    if not result.sandbox["landlock"]:
+        pytest.skip(f"Landlock is not in force here: {result.sandbox['landlock_error']}")
+
+    status, message = final_status(result)
+    assert status == Status.TRAIN_ERROR, message
+    assert "Permission denied" in message
+    assert (workdir / "inside_was_saved.pt").stat().st_size > 0
+    assert not target.exists()
     assert_group_empty(result)

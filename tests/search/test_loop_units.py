@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 
@@ -10,9 +11,12 @@ import pytest
 import nncaption.search.driver as driver
 from nncaption.cli.main import main
 from nncaption.report import write_report
+from nncaption.search.candidates import repair_feedback
 from nncaption.search.structure import structure_hash
 from nncaption.store import SCHEMA_VERSION, Store
+from nncaption.status import Status
 from nncaption.store.sqlite import SCHEMA_V1
+from nncaption.trial.runner import TrialOutcome
 
 from .fake_trial import fake_run_trial
 from .helpers import model_variant, search_args, write_replay
@@ -131,7 +135,7 @@ def test_runtime_repair_stored_as_attempt(tmp_path, data_cache, fake_trials):
 def test_budget_keys_may_change_on_resume(tmp_path, data_cache, fake_trials, capsys):
     assert _run(tmp_path, data_cache, "search.candidates=1") == 0
     assert _run(tmp_path, data_cache, "search.candidates=2", "search.max_seconds=600") == 0
-    assert _run(tmp_path, data_cache, "search.candidates=2", "trial.batch_size=8") == 1
+    assert _run(tmp_path, data_cache, "search.candidates=2", "trial.batch_size=8") == 2
     assert "trial.batch_size" in capsys.readouterr().err
 
 
@@ -143,3 +147,56 @@ def test_wall_clock_budget_stops_search(tmp_path, data_cache, fake_trials):
     db = sqlite3.connect(tmp_path / "run" / "store.sqlite")
     elapsed = json.loads(db.execute("SELECT value FROM meta WHERE key = 'elapsed_s'").fetchone()[0])
     assert elapsed >= 1.5
+
+
+def test_structure_hash_deep_expression_falls_back():
+    deep = BASE + "\n_DEEP = " + "-" * 990 + "1\n"
+    digest = structure_hash(deep)
+    assert digest == hashlib.sha256(deep.encode("utf-8")).hexdigest()
+
+
+def test_deeply_nested_proposal_stored_and_trained(tmp_path, data_cache, fake_trials):
+    replay = tmp_path / "replies.jsonl"
+    deep = BASE + "\n_DEEP = " + "-" * 990 + "1\n"
+    replay.write_text(f'{{"candidate": 0, "reply": {repr_json(deep)}}}\n')
+    assert _run(tmp_path, data_cache, "search.candidates=1", "generator.kind=replay", f"generator.replay_file={replay}",
+                "generator.k=2") == 0
+    db = sqlite3.connect(tmp_path / "run" / "store.sqlite")
+    status, structure = db.execute("SELECT status, structure_hash FROM candidates WHERE id = 0").fetchone()
+    assert status == "trained"
+    assert structure == hashlib.sha256(deep.encode("utf-8")).hexdigest()
+
+
+def test_search_writes_report_with_failures(tmp_path, data_cache, fake_trials, capsys):
+    replay = write_replay(tmp_path / "replies.jsonl", 2, {1})  # candidate 1 fails its build and gets no repair
+    assert _run(tmp_path, data_cache, "search.report=true", "search.candidates=2", "generator.kind=replay",
+                f"generator.replay_file={replay}", "generator.k=2", "generator.repair_rounds=0") == 0
+    assert "report:" in capsys.readouterr().out
+    summary = json.loads((tmp_path / "run" / "report" / "summary.json").read_text())
+    assert [f["status"] for f in summary["failures"]] == ["build_error"]
+    assert "Most frequent failures" in (tmp_path / "run" / "report" / "index.html").read_text()
+
+
+def test_repair_with_same_code_not_retrained(tmp_path, data_cache, fake_trials):
+    failing = model_variant(40, fail_build=True)
+    replay = tmp_path / "replies.jsonl"
+    replay.write_text("".join(json.dumps({"candidate": 0, "call": call, "reply": f"```python\n{failing}```"}) + "\n"
+                              for call in (0, 1)))
+    assert _run(tmp_path, data_cache, "search.candidates=1", "generator.kind=replay", f"generator.replay_file={replay}",
+                "generator.k=2", "generator.repair_rounds=1") == 0
+    db = sqlite3.connect(tmp_path / "run" / "store.sqlite")
+    status, message = db.execute("SELECT status, message FROM candidates WHERE id = 0").fetchone()
+    assert status == "build_error"
+    assert "returned the same code" in message
+    attempts = db.execute("SELECT attempt, status, seconds FROM attempts WHERE candidate_id = 0 ORDER BY attempt").fetchall()
+    assert [a[:2] for a in attempts] == [(0, "build_error"), (1, "build_error")]
+    assert not (tmp_path / "run" / "candidates" / "0000" / "attempt_1" / "trial").exists()
+
+
+def test_repair_feedback_states_check_message_once():
+    message = "check causality failed: logits at step 2 change when a later token changes"
+    outcome = TrialOutcome(Status.SMOKE_FAILED, message,
+                           checks=[{"name": "causality", "passed": False, "message": message.split(": ", 1)[1]}])
+    feedback = repair_feedback(outcome)
+    assert feedback.count("logits at step 2 change") == 1
+    assert "Failed behavioural check `causality`" in feedback

@@ -92,7 +92,7 @@ def test_report_command_rewrites_report(fake_run, tmp_path, capsys):
 
 
 def test_report_of_missing_run(tmp_path, capsys):
-    assert main(["report", str(tmp_path)]) == 1
+    assert main(["report", str(tmp_path)]) == 2
     assert "no store.sqlite" in capsys.readouterr().err
 
 
@@ -146,7 +146,7 @@ def test_export_lemur_layout_and_fields(fake_run, tmp_path, capsys):
 
 
 def test_export_rejects_prefix_with_underscore(fake_run, tmp_path, capsys):
-    assert main(["export", "lemur", str(fake_run), "--out", str(tmp_path), "--prefix", "a_b"]) == 1
+    assert main(["export", "lemur", str(fake_run), "--out", str(tmp_path), "--prefix", "a_b"]) == 2
     assert "--prefix" in capsys.readouterr().err
 
 

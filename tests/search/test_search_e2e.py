@@ -81,14 +81,14 @@ def test_search_rejects_changed_config_on_resume(tmp_path, capsys):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "config.yaml").write_text("trial:\n  epochs: 7\n")
-    assert main(_args(tmp_path, run_dir)) == 1
+    assert main(_args(tmp_path, run_dir)) == 2
     assert "different config" in capsys.readouterr().err
 
 
 def test_search_run_dir_that_is_a_file(tmp_path, capsys):
     path = tmp_path / "file"
     path.write_text("x")
-    assert main(["search", "--run-dir", str(path)]) == 1
+    assert main(["search", "--run-dir", str(path)]) == 2
     err = capsys.readouterr().err
     assert "is not a directory" in err
     assert "Traceback" not in err

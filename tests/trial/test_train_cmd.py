@@ -28,6 +28,23 @@ def test_invalid_prm_is_usage_error(tmp_path, capsys):
     assert "--prm must be a JSON object" in capsys.readouterr().err
 
 
+def test_non_numeric_prm_is_usage_error(tmp_path, capsys):
+    assert main(["train", str(MODELS / "tiny_gru.py"), "--prm", '{"lr": "fast"}']) == 2
+    err = capsys.readouterr().err
+    assert "--prm value of 'lr' must be a finite number" in err
+    assert '"fast"' in err
+
+
+def test_undeclared_prm_key_warns(tmp_path, capsys):
+    # An invalid config value stops the command right after the warning, before any data preparation.
+    code = main(["train", str(MODELS / "tiny_gru.py"), "--prm", '{"lr": 0.01, "dropout": 0.5}',
+                 "--out", str(tmp_path / "out"), "--set", "trial.batch_size=0"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "--prm keys dropout are not declared" in err
+    assert "trial.batch_size must be at least 1" in err
+
+
 def test_invalid_model_rejected_before_training(tmp_path, capsys):
     model = tmp_path / "broken.py"
     model.write_text("import torch\n\nclass NotNet(torch.nn.Module):\n    pass\n")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import sys
 import tempfile
@@ -49,14 +50,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def _usage_problem(args: argparse.Namespace) -> str | None:
     path = Path(args.model)
-    if not path.is_file():
+    if not path.exists():
         return f"model file {path} not found; pass the path of a Python model file"
+    if path.is_dir():
+        return f"model file {path} is a directory; pass the path of a Python model file"
+    if not path.is_file():
+        return f"model file {path} is not a regular file; pass the path of a Python model file"
     if args.vocab_size < 5:
         return f"--vocab-size must be at least 5 (4 special tokens and a word), got {args.vocab_size}"
     if args.seq_len < 4:
         return f"--seq-len must be at least 4 tokens, got {args.seq_len}"
-    if args.batch_size < 1 or args.image_size < 8 or args.timeout <= 0 or args.param_budget < 1:
-        return "--batch-size, --param-budget and --timeout must be positive and --image-size at least 8"
+    for option, value, minimum in (
+        ("--batch-size", args.batch_size, 1),
+        ("--image-size", args.image_size, 8),
+        ("--param-budget", args.param_budget, 1),
+    ):
+        if value < minimum:
+            return f"{option} must be at least {minimum}, got {value}"
+    if not (args.timeout > 0 and math.isfinite(args.timeout)):
+        return f"--timeout must be a positive number of seconds, got {args.timeout:g}"
     return None
 
 
@@ -67,7 +79,12 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     path = Path(args.model)
-    violations = validate_source(path.read_bytes(), path.name)
+    try:
+        source = path.read_bytes()
+    except OSError as exc:
+        print(f"nncaption check: error: cannot read model file {path}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    violations = validate_source(source, path.name)
     status = status_for(violations)
     behaviour: dict[str, Any] = {"ran": False, "checks": [], "message": None, "seconds": 0.0}
     if status is not None:

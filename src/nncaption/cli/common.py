@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from nncaption.config import RunConfig, load_config
+from nncaption.config import RunConfig, check_config, load_config
 
 
 def add_config_options(parser: argparse.ArgumentParser) -> None:
@@ -20,4 +20,7 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
-    return load_config(args.config, args.overrides)
+    """Load --config and the --set overrides, then check every section's values."""
+    config = load_config(args.config, args.overrides)
+    check_config(config)
+    return config

@@ -10,6 +10,7 @@ from typing import Any
 from tqdm import tqdm
 
 from nncaption.cli.common import add_config_options, config_from_args
+from nncaption.config import check_synthetic_values
 from nncaption.data.cache import PreparedData, load_prepared
 from nncaption.data.prepare import prepare_data
 from nncaption.data.synthetic import write_synthetic
@@ -28,8 +29,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "train2017/, val2017/ and the Karpathy-style split file dataset_synthetic.json.",
     )
     synthetic.add_argument("--out", type=Path, required=True, help="output folder")
-    synthetic.add_argument("--images", type=int, default=3000, help="images in all splits (default 3000)")
-    synthetic.add_argument("--size", type=int, default=64, help="image side in pixels (default 64)")
+    synthetic.add_argument("--images", type=int, default=3000, help="images in all splits, 10 to 1,000,000 (default 3000)")
+    synthetic.add_argument("--size", type=int, default=64, help="image side in pixels, 24 to 1024 (default 64)")
     synthetic.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     synthetic.set_defaults(run=run_synthetic)
 
@@ -47,6 +48,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_synthetic(args: argparse.Namespace) -> int:
+    check_synthetic_values(args.images, args.size, "--images", "--size")
     counts = write_synthetic(args.out, args.images, args.size, args.seed)
     print(f"wrote {sum(counts.values())} images to {args.out}: "
           f"{counts['train']} train, {counts['val']} val, {counts['test']} test")

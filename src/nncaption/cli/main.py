@@ -12,7 +12,12 @@ import logging
 import sys
 
 from nncaption import __version__
-from nncaption.errors import NncaptionError
+from nncaption.errors import NncaptionError, UsageError
+
+# Exit statuses of every subcommand: a usage error is a bad option, an unknown or invalid config
+# key or value, or a missing input file named on the command line (UsageError and ConfigError);
+# a failure is any other NncaptionError (data, store, sandbox) or a result the command rejects.
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 # Subcommand modules, in the order `nncaption --help` lists them.
 COMMAND_MODULES = [
@@ -48,7 +53,24 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
         importlib.import_module(name).add_parser(subparsers)
+    _add_log_options(subparsers)
     return parser
+
+
+def _add_log_options(subparsers: argparse._SubParsersAction) -> None:
+    """Accept -v and -q after a subcommand too, e.g. `nncaption search --run-dir r -v`.
+
+    The defaults are SUPPRESS, so a subcommand that is given neither flag keeps the values
+    parsed before the subcommand name.
+    """
+    for subparser in subparsers.choices.values():
+        subparser.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                               help="more log output (-vv for debug)")
+        subparser.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                               help="only warnings and errors")
+        for action in subparser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _add_log_options(action)
 
 
 def configure_logging(verbose: int, quiet: bool) -> None:
@@ -59,7 +81,7 @@ def configure_logging(verbose: int, quiet: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # The HTTP client logs every request at INFO; one line per LLM call is noise beside ours.
-    for noisy in ("httpx", "httpcore", "openai"):
+    for noisy in ("httpx", "httpx2", "httpcore", "openai", "matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
@@ -72,9 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(args.verbose, args.quiet)
     try:
         return int(args.run(args) or 0)
+    except UsageError as exc:
+        print(f"nncaption {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except NncaptionError as exc:
         print(f"nncaption {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         print(f"nncaption {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from nncaption.cli.tables import format_table
+from nncaption.errors import DataError, NncaptionError, UsageError
 from nncaption.metrics import evaluate_detailed
 from nncaption.metrics.base import resolve_score_names
 from nncaption.metrics.coco_files import load_annotations, load_results
@@ -49,9 +51,23 @@ def run(args: argparse.Namespace) -> int:
         if args.metrics
         else None
     )
+    for option, path in (("--results", args.results), ("--annotations", args.annotations)):
+        if not Path(path).is_file():
+            found = "is not a regular file" if Path(path).exists() else "not found"
+            raise UsageError(f"{option} file {path} {found}; pass the path of a JSON file")
     hypotheses = load_results(args.results)
     references = load_annotations(args.annotations)
+    if not hypotheses:
+        raise DataError(f"results file {args.results} contains no hypotheses; it needs at least one "
+                        '{"image_id": ..., "caption": ...} entry')
+    unknown = [image_id for image_id in hypotheses if image_id not in references]
+    if unknown:
+        raise DataError(f"results file {args.results} has hypotheses for {len(unknown)} image id(s) that "
+                        f"{args.annotations} has no references for, e.g. {unknown[0]!r}; check the image ids")
     evaluation = evaluate_detailed(references, hypotheses, metrics or CLI_DEFAULT_METRICS)
+    if not evaluation.scores:
+        reasons = "; ".join(f"{name} {reason}" for name, reason in evaluation.skipped.items())
+        raise NncaptionError(f"none of the requested metrics could be computed ({reasons})")
 
     if args.json:
         print(
@@ -75,7 +91,10 @@ def run(args: argparse.Namespace) -> int:
             if name in evaluation.scores:
                 rows.append([label, f"{evaluation.scores[name]:.4f}"])
             else:
-                rows.append([label, evaluation.skipped.get(name, "-")])
-    print(f"{len(hypotheses)} images scored")
+                rows.append([label, "skipped" if name in evaluation.skipped else "-"])
+    skipped = [f"{name} {reason}" for name, reason in evaluation.skipped.items()]
+    print(f"{len(hypotheses)} image{'' if len(hypotheses) == 1 else 's'} scored")
     print(format_table(["metric", "score"], rows))
+    if skipped:
+        print("\n" + "\n".join(skipped))
     return 0

@@ -9,8 +9,10 @@ with another status or an error stops the command, 2 on a usage error.
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
 import json
+import math
 import shutil
 import sys
 from pathlib import Path
@@ -35,7 +37,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
         help="train and score one model file with the search's trial protocol",
-        description=__doc__.splitlines()[0],
+        description="Train and score one model file under the search's trial protocol: the same data, epochs, "
+        "sandbox and metrics as a search candidate. Prints the val metrics per epoch and the test metrics of the "
+        "val-selected epoch, and writes results.json and the val and test hypotheses to --out. "
+        "Exit status: 0 when the model ends trained, 1 for any other status or an error, 2 for a usage error.",
     )
     parser.add_argument("model", metavar="MODEL.py", help="the model file to train")
     parser.add_argument("--data", choices=SOURCES, help="data source (sets data.source; default: synthetic)")
@@ -61,7 +66,31 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
         return f"--prm is not valid JSON ({exc.msg}); pass an object such as '{{\"lr\": 0.001}}'"
     if not isinstance(prm, dict):
         return f"--prm must be a JSON object, got {type(prm).__name__}"
+    for key, value in prm.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return f"--prm value of {key!r} must be a finite number, got {json.dumps(value)}; e.g. '{{\"lr\": 0.001}}'"
     return None
+
+
+def _undeclared_keys(source: bytes, prm: dict[str, Any]) -> list[str]:
+    """Return the --prm keys that the model's `supported_hyperparameters()` does not return.
+
+    Only a function whose every return is a literal set, list or tuple of strings is read;
+    for any other body nothing is reported.
+    """
+    declared: set[str] = set()
+    for node in ast.parse(source).body:
+        if not (isinstance(node, ast.FunctionDef) and node.name == "supported_hyperparameters"):
+            continue
+        for ret in (n for n in ast.walk(node) if isinstance(n, ast.Return)):
+            try:
+                value = ast.literal_eval(ret.value) if ret.value is not None else None
+            except (ValueError, TypeError, SyntaxError, RecursionError):
+                return []
+            if not isinstance(value, (set, frozenset, list, tuple)):
+                return []
+            declared.update(str(v) for v in value)
+    return sorted(set(prm) - declared) if declared else []
 
 
 def _config(args: argparse.Namespace) -> RunConfig:
@@ -91,6 +120,12 @@ def run(args: argparse.Namespace) -> int:
               f"or run 'nncaption check {path}' for details", file=sys.stderr)
         return EXIT_NOT_TRAINED
 
+    prm = json.loads(args.prm)
+    undeclared = _undeclared_keys(path.read_bytes(), prm)
+    if undeclared:
+        print(f"nncaption train: warning: --prm keys {', '.join(undeclared)} are not declared by "
+              f"supported_hyperparameters() in {path} and are ignored", file=sys.stderr)
+
     config = _config(args)
     check_trial_config(config)
     out = args.out or Path("runs") / "train" / path.stem
@@ -101,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     trial_dir = out / "trial"
     shutil.rmtree(trial_dir, ignore_errors=True)
     param_budget = config.trial.param_budget or DEFAULT_PARAM_BUDGET
-    outcome = run_trial(out / "model.py", trial_dir, prepared, config, json.loads(args.prm), param_budget)
+    outcome = run_trial(out / "model.py", trial_dir, prepared, config, prm, param_budget)
 
     for name in HYPOTHESIS_FILES:
         if (trial_dir / name).is_file():

@@ -19,6 +19,8 @@ class ModuleFacts:
     bound_names: set[str] = field(default_factory=set)  # every name the file assigns, imports or defines
     classes: dict[str, ast.ClassDef] = field(default_factory=dict)  # module-level classes
     functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = field(default_factory=dict)
+    # `getattr(x, "name")` with a literal name, rewritten as the `x.name` it is (not in `nodes`).
+    literal_getattrs: list[ast.Attribute] = field(default_factory=list)
 
     def resolve(self, node: ast.AST) -> str | None:
         """Return the dotted path of `nn.LSTM`-style expressions whose root is an imported name."""
@@ -27,7 +29,19 @@ class ModuleFacts:
         if isinstance(node, ast.Attribute):
             base = self.resolve(node.value)
             return f"{base}.{node.attr}" if base is not None else None
-        return None
+        attribute = self.as_attribute(node)
+        return self.resolve(attribute) if attribute is not None else None
+
+    def as_attribute(self, node: ast.AST) -> ast.Attribute | None:
+        """`getattr(x, "name")` or `getattr(x, "name", default)` as the attribute `x.name`, else None."""
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"):
+            return None
+        if "getattr" in self.bound_names or len(node.args) not in (2, 3) or node.keywords:
+            return None
+        name = string_constant(node.args[1])
+        if name is None or not name.isidentifier():
+            return None
+        return ast.copy_location(ast.Attribute(value=node.args[0], attr=name, ctx=ast.Load()), node)
 
 
 def collect_facts(tree: ast.Module) -> ModuleFacts:
@@ -38,6 +52,9 @@ def collect_facts(tree: ast.Module) -> ModuleFacts:
             facts.classes[statement.name] = statement
         elif isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
             facts.functions[statement.name] = statement
+        elif _is_class_alias(statement, facts.classes):
+            # `Net = Model`: the harness builds whatever `module.Net` is, so the alias counts.
+            facts.classes[statement.targets[0].id] = facts.classes[statement.value.id]  # type: ignore[attr-defined]
 
     for node in nodes:
         if isinstance(node, ast.Import):
@@ -52,7 +69,22 @@ def collect_facts(tree: ast.Module) -> ModuleFacts:
                 if name.name != "*":
                     facts.aliases[name.asname or name.name] = f"{node.module}.{name.name}"
         _collect_bound(node, facts.bound_names)
+    for node in nodes:
+        attribute = facts.as_attribute(node)
+        if attribute is not None:
+            facts.literal_getattrs.append(attribute)
     return facts
+
+
+def _is_class_alias(statement: ast.stmt, classes: dict[str, ast.ClassDef]) -> bool:
+    """True for a module-level `Name = OtherClass`, where OtherClass is a class defined above."""
+    return (
+        isinstance(statement, ast.Assign)
+        and len(statement.targets) == 1
+        and isinstance(statement.targets[0], ast.Name)
+        and isinstance(statement.value, ast.Name)
+        and statement.value.id in classes
+    )
 
 
 def _collect_bound(node: ast.AST, bound: set[str]) -> None:

@@ -23,6 +23,7 @@ from nncaption.contract import (
     MethodSpec,
 )
 
+FORWARD_SIGNATURE_HINT = "Use the signature from the Net API; give `captions` and `hidden_state` the default None."
 _SET_CONSTRUCTORS = {"set", "frozenset", "list", "tuple"}
 _PRM_READERS = {"get", "pop", "setdefault"}
 
@@ -170,6 +171,9 @@ def check_net_class(facts: ModuleFacts) -> Iterator[Violation]:
     if net is None:
         nested = [n for n in facts.nodes if isinstance(n, ast.ClassDef) and n.name == NET_CLASS]
         where = " (it is defined, but not at module level)" if nested else ""
+        if not nested and any(isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == NET_CLASS
+                                                                  for t in n.targets) for n in facts.tree.body):
+            where = f" ({NET_CLASS} is assigned, but not to a class defined above in this file)"
         yield violation("net-missing", nested[0] if nested else None, f"no module-level class {NET_CLASS}{where}")
         return
 
@@ -184,7 +188,9 @@ def check_net_class(facts: ModuleFacts) -> Iterator[Violation]:
             continue
         problem = _signature_problem(method, spec)
         if problem:
-            yield violation("method-signature", method, f"{NET_CLASS}.{spec.name}: {problem}; expected {spec.signature()}")
+            hint = FORWARD_SIGNATURE_HINT if spec.name == "forward" else None
+            yield violation("method-signature", method, f"{NET_CLASS}.{spec.name}: {problem}; expected {spec.signature()}",
+                            hint)
 
     learn = methods.get("learn")
     if learn is not None:

@@ -41,14 +41,17 @@ def check_imports(facts: ModuleFacts) -> Iterator[Violation]:
             modules = [base] + [f"{base}.{alias.name}" for alias in node.names if alias.name != "*"]
         else:
             continue
+        # `import a, b` names separate modules, each reported; `from a import b` stops at the first finding.
         for module in modules:
             root = module.split(".")[0]
+            banned = _banned_submodule(module)
             if root not in ALLOWED_IMPORT_ROOTS:
                 yield violation("import-not-allowed", node, f"import of '{module}' is not allowed")
-                break
-            banned = _banned_submodule(module)
-            if banned:
+            elif banned:
                 yield violation("import-not-allowed", node, f"import of '{banned}' is not allowed")
+            else:
+                continue
+            if isinstance(node, ast.ImportFrom):
                 break
 
 
@@ -96,7 +99,7 @@ def _called_name(func: ast.AST) -> str | None:
 
 @register("banned-call")
 def check_banned_calls(facts: ModuleFacts) -> Iterator[Violation]:
-    for node in facts.nodes:
+    for node in [*facts.nodes, *facts.literal_getattrs]:
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
             if node.id in BANNED_BUILTINS and node.id not in facts.bound_names:
                 yield violation("banned-call", node, f"'{node.id}' is not allowed in a model file")
@@ -119,7 +122,7 @@ def _under_banned_submodule(path: str) -> bool:
 
 @register("banned-module")
 def check_banned_modules(facts: ModuleFacts) -> Iterator[Violation]:
-    for node in facts.nodes:
+    for node in [*facts.nodes, *facts.literal_getattrs]:
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in BANNED_MODULE_NAMES:
             if _names_banned_module(facts, node.id):
                 yield violation("banned-module", node, f"the module '{node.id}' is not allowed")

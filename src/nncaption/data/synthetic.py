@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from nncaption.config import check_synthetic_values
 from nncaption.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -201,12 +202,15 @@ def describe_scene(objects: list[SceneObject], rng: random.Random, count: int = 
 
 
 def write_synthetic(out: Path, images: int = 3000, size: int = 64, seed: int = 0) -> dict[str, int]:
-    """Write the synthetic set under `out` in COCO layout and return image counts per split."""
-    if images < 10:
-        raise DataError(f"--images must be at least 10 so that every split gets images, got {images}")
-    if size < 24:
-        raise DataError(f"--size must be at least 24 pixels so that shapes stay recognisable, got {size}")
+    """Write the synthetic set under `out` in COCO layout and return image counts per split.
+
+    An earlier synthetic set in `out` (one with `dataset_synthetic.json`) is replaced: its
+    images are deleted first, so no stale image of another size or seed stays behind. A
+    folder whose train2017/ or val2017/ contains images of another data set is rejected.
+    """
+    check_synthetic_values(images, size, "the synthetic image count", "the synthetic image side")
     out = Path(out)
+    _remove_earlier_set(out)
     try:
         for folder in ("annotations", "train2017", "val2017"):
             (out / folder).mkdir(parents=True, exist_ok=True)
@@ -232,8 +236,26 @@ def write_synthetic(out: Path, images: int = 3000, size: int = 64, seed: int = 0
         _write_json(out / "annotations" / f"captions_{folder}.json", _coco_captions(items, size, folder))
     _write_json(out / "dataset_synthetic.json", {"dataset": "synthetic", "images": karpathy})
     counts = {s: sum(1 for e in karpathy if e["split"] == s) for s in ("train", "val", "test")}
-    log.info("wrote the synthetic set to %s: %s", out, counts)
+    log.debug("wrote the synthetic set to %s: %s", out, counts)
     return counts
+
+
+def _remove_earlier_set(out: Path) -> None:
+    """Delete the images of an earlier synthetic set in `out`; reject a folder holding other images."""
+    image_folders = [out / folder for folder in ("train2017", "val2017") if (out / folder).is_dir()]
+    existing = [path for folder in image_folders for path in folder.iterdir()]
+    if not existing:
+        return
+    if not (out / "dataset_synthetic.json").is_file():
+        raise DataError(f"{out} already contains files in train2017/ or val2017/ but no dataset_synthetic.json, so they "
+                        "are not a synthetic set this command may replace; choose an empty or new --out folder")
+    log.info("replacing the earlier synthetic set in %s (%d images)", out, len(existing))
+    try:
+        for path in existing:
+            if path.suffix == ".png" and path.is_file():
+                path.unlink()
+    except OSError as exc:
+        raise DataError(f"cannot delete the earlier synthetic images in {out}: {exc.strerror}") from exc
 
 
 def _coco_captions(items: list[tuple[int, str, list[str]]], size: int, folder: str) -> dict:

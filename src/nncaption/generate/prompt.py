@@ -63,6 +63,8 @@ def load_template(name_or_path: str) -> Template:
             return Template(str(path), path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise ConfigError(f"cannot read prompt template {path}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"prompt template {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
 
     package = resources.files("nncaption.generate") / "templates"
     resource = package / f"{name_or_path}.md"
@@ -121,12 +123,11 @@ def choose_zoo_code(
     config: GeneratorConfig, rng: random.Random, zoo_dirs: tuple[str, ...] = ()
 ) -> tuple[Any | None, list[Any]]:
     """Pick the base captioner (config or seeded choice) and K backbones of other families."""
-    from nncaption.zoo import get_entry, list_entries
+    from nncaption.generate.llm.checks import base_captioner
+    from nncaption.zoo import list_entries
 
     if config.base_model:
-        base = get_entry(config.base_model, zoo_dirs, probe=False)
-        if base.kind != "captioner":
-            raise ConfigError(f"generator.base_model {config.base_model!r} is a {base.kind}, expected a captioner")
+        base = base_captioner(config.base_model, zoo_dirs)
     else:
         captioners = sorted(list_entries("captioner", zoo_dirs, probe=False), key=lambda e: e.name)
         base = rng.choice(captioners) if captioners else None

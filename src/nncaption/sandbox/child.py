@@ -4,7 +4,7 @@ Usage (by the runner only):
     python -m nncaption.sandbox.child ENTRY_MODULE REQUEST_FILE CHANNEL_FD SETTINGS_JSON
 
 Order matters: the network namespace and the rlimits come first, then the preloaded modules
-(numpy, torch), then the seccomp filter and the audit-hook guard, and only then the entry
+(numpy, torch), then the Landlock write rules, the seccomp filter and the audit-hook guard, and only then the entry
 module, which imports the candidate. Whatever happens afterwards, the process ends with `os._exit`, so a thread the
 candidate left running cannot keep it alive.
 """
@@ -24,6 +24,7 @@ import traceback
 from typing import Any
 
 from nncaption.sandbox.guard import Guard, enter_network_namespace
+from nncaption.sandbox.landlock import restrict_writes
 from nncaption.sandbox.limits import apply_rlimits
 from nncaption.sandbox.seccomp import install_filter
 
@@ -82,6 +83,7 @@ def _confine(settings: dict[str, Any], channel: Channel) -> dict[str, Any]:
     apply_rlimits(settings["rlimits"])
     for name in settings["preload"]:
         importlib.import_module(name)
+    landlock_abi, landlock_error = _restrict_writes(settings)
     seccomp_error = install_filter() if settings["seccomp"] else "disabled in SandboxLimits"
     if seccomp_error and settings["seccomp"]:
         print(f"nncaption sandbox: seccomp filter not installed: {seccomp_error}", file=sys.stderr)
@@ -95,9 +97,21 @@ def _confine(settings: dict[str, Any], channel: Channel) -> dict[str, Any]:
         "network_namespace": namespace,
         "guard": bool(settings["guard"]),
         "seccomp": not seccomp_error,
+        "landlock": landlock_abi if not landlock_error else 0,
+        "landlock_error": landlock_error,
         "rlimits": settings["rlimits"],
         "startup_seconds": round(time.monotonic() - started, 3),
     }
+
+
+def _restrict_writes(settings: dict[str, Any]) -> tuple[int, str]:
+    """Apply the Landlock write ruleset; return (ABI version, "" or why it is not in force)."""
+    if not settings.get("landlock", True):
+        return 0, "disabled in SandboxLimits"
+    abi, error = restrict_writes([settings["workdir"], *settings["writable_paths"]])
+    if error:
+        print(f"nncaption sandbox: Landlock write rules not installed: {error}", file=sys.stderr)
+    return abi, error
 
 
 def _error_record(exc: BaseException) -> dict[str, Any]:

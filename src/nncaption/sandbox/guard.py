@@ -4,8 +4,8 @@ The audit hook (PEP 578) receives events for process creation, sockets, ctypes, 
 changes made through Python. On a forbidden action it sends a `policy` record to the parent
 and ends the process at once with POLICY_EXIT_CODE, so candidate code cannot catch the
 rejection and carry on. Audit hooks are not a security boundary: code that corrupts the
-interpreter's memory can get past them. The network namespace, the seccomp filter and the
-rlimits are enforced by the kernel and still apply then.
+interpreter's memory can get past them. The network namespace, the Landlock write rules, the
+seccomp filter and the rlimits are enforced by the kernel and still apply then.
 """
 
 from __future__ import annotations
@@ -106,7 +106,17 @@ class Guard:
 
     def install(self) -> None:
         _wrap_fork_exec(self)
+        _wrap_native_writer(self)
         sys.addaudithook(self._hook)
+
+    def check_write(self, path: Any) -> str | None:
+        """Why writing to `path` is rejected, or None; for writers that raise no audit event."""
+        if not isinstance(path, (str, bytes, os.PathLike)):
+            return None  # a buffer or an open file object: its own open was audited
+        resolved = os.path.realpath(os.fsdecode(path))
+        if self._writable(resolved):
+            return None
+        return f"writing outside the trial directory is not allowed: {resolved}"
 
     def reject(self, action: str, detail: str) -> None:
         """Report the rejected action to the parent and end the process; never returns."""
@@ -232,3 +242,24 @@ def _wrap_fork_exec(guard: Guard) -> None:
     subprocess_module = sys.modules.get("subprocess")
     if subprocess_module is not None and hasattr(subprocess_module, "_fork_exec"):
         subprocess_module._fork_exec = rejected_fork_exec
+
+
+def _wrap_native_writer(guard: Guard) -> None:
+    """Check the path given to torch's C++ file writer (`torch.save` to a file name) first.
+
+    That writer opens the file natively, without an audit event. The Landlock ruleset makes
+    the kernel refuse such writes anyway; this wrapper turns them into a `policy` record
+    that names the path. Only an already imported torch is wrapped.
+    """
+    torch_c = sys.modules.get("torch._C")
+    original = getattr(torch_c, "PyTorchFileWriter", None)
+    if original is None:
+        return
+
+    def checked_writer(target: Any, *args: Any, **kwargs: Any) -> Any:
+        reason = guard.check_write(target)
+        if reason is not None:
+            guard.reject("torch.save", reason)
+        return original(target, *args, **kwargs)
+
+    torch_c.PyTorchFileWriter = checked_writer  # type: ignore[union-attr]

@@ -51,6 +51,7 @@ class SandboxLimits:
     network_namespace: bool = True  # enter a new, empty network namespace where the kernel allows
     guard: bool = True  # install the audit-hook guard before the entry module is imported
     seccomp: bool = True  # kernel filter against new processes, exec, ptrace and signals to others
+    landlock: bool = True  # kernel rules: file changes only beneath the trial directory and writable_paths
     preload: tuple[str, ...] = ("numpy", "torch")  # imported after the rlimits, before the guard
     cuda_visible_devices: str | None = None  # None: pass the parent's value through, if set
     writable_paths: tuple[str, ...] = ()  # writable besides the trial directory

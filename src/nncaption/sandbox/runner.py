@@ -139,6 +139,7 @@ def run_in_sandbox(
         "network_namespace": limits.network_namespace,
         "guard": limits.guard,
         "seccomp": limits.seccomp,
+        "landlock": limits.landlock,
         "preload": list(limits.preload),
     }
     result = SandboxResult()

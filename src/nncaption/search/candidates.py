@@ -49,7 +49,11 @@ def write_proposal_files(folder: Path, proposal: Proposal, attempt: int) -> tupl
 
 def static_verdict(store: Store, candidate_id: int, source: str) -> tuple[Status, str] | None:
     """Validate `source` and look for an earlier equal structure; return the final status, or None to train."""
-    violations = validate_source(source, "model.py")
+    try:
+        violations = validate_source(source, "model.py")
+    except Exception as exc:  # noqa: BLE001 - a validator failure ends this candidate, not the run
+        log.warning("candidate %d: the validator failed on its code", candidate_id, exc_info=True)
+        return Status.CONTRACT_VIOLATION, f"the validator could not analyse the file ({type(exc).__name__}: {exc})"
     store.update_candidate(candidate_id, violations_json=[v.to_dict() for v in violations])
     status = status_for(violations)
     if status is not None:
@@ -84,7 +88,11 @@ def repair_feedback(outcome: TrialOutcome) -> str:
     lines = [f"The trial ended with status {outcome.status}: {outcome.message}".rstrip(": ")]
     for check in outcome.checks:
         if not check.get("passed", True) and check.get("severity", "error") == "error":
-            lines.append(f"Failed behavioural check `{check.get('name')}`: {check.get('message', '')}")
+            detail = check.get("message", "")
+            # The trial message often quotes the failed check; the LLM needs the text only once.
+            if detail and detail in outcome.message:
+                detail = "see the message above"
+            lines.append(f"Failed behavioural check `{check.get('name')}`: {detail}")
     return "\n".join(lines)
 
 

@@ -166,9 +166,15 @@ class Driver:
     def _store_repair(self, candidate_id: int, attempt: int, proposal: Proposal) -> None:
         folder = self.run.candidate_dir(candidate_id)
         sha, structure = write_proposal_files(folder, proposal, attempt)
-        feedback = self.store.attempts(candidate_id)[-1]["feedback"] or ""
-        self.store.add_attempt(candidate_id, attempt, feedback, sha, structure, proposal.llm_calls, proposal.repairs)
+        previous = self.store.attempts(candidate_id)[-1]
+        self.store.add_attempt(candidate_id, attempt, previous["feedback"] or "", sha, structure, proposal.llm_calls,
+                               proposal.repairs)
         self.budget.count_tokens(candidate_id)
+        if sha is not None and sha == previous["source_sha256"]:
+            # Training the same bytes again would only repeat the failure.
+            message = f"{previous['message'] or ''} (runtime repair round {attempt} returned the same code)".lstrip()
+            self._finish(candidate_id, attempt, Status(previous["status"]), message, previous["seconds"] or 0.0)
+            return
         log.info("candidate %d: runtime repair round %d returned new code", candidate_id, attempt)
         self._check_and_queue(candidate_id, attempt, proposal.source or "")
 

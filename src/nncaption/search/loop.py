@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from nncaption import contract
-from nncaption.config import RunConfig, dump_config, load_config
+from nncaption.config import RunConfig, check_config, dump_config, load_config
 from nncaption.data.cache import PreparedData
 from nncaption.data.prepare import prepare_data
 from nncaption.errors import ConfigError, UsageError
@@ -57,6 +57,7 @@ class SearchRun:
 
 def open_run(run_dir: Path, config: RunConfig, progress: Any = None) -> SearchRun:
     """Create or reopen a run directory; a reopened run must have the same config, budgets aside."""
+    check_config(config)
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise UsageError(f"--run-dir {run_dir} exists and is not a directory; choose another path")
@@ -86,12 +87,15 @@ def _check_same_config(path: Path, config: RunConfig) -> None:
     if not path.is_file():
         return
     previous = load_config(path).to_dict()
+    # How the LLM server is reached does not change what a stored reply means, so these may change too.
+    connection = {f"generator.{k}" for k in ("base_url", "api_key_env", "request_timeout_s", "retries", "backoff_s", "concurrency")}
     changed = [f"{s}.{k}" for s, values in config.to_dict().items() for k, v in values.items()
-               if previous[s][k] != v and f"{s}.{k}" not in RESUMABLE_KEYS]
+               if previous[s][k] != v and f"{s}.{k}" not in RESUMABLE_KEYS | connection]
     if changed:
         raise ConfigError(
             f"the run directory {path.parent} was started with a different config ({', '.join(changed)} differ); "
-            "resume with the same options (only the budget and report keys may change), or choose a new --run-dir"
+            "resume with the same options (only the budget, report and LLM connection keys may change), "
+            "or choose a new --run-dir"
         )
 
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import logging
+
+log = logging.getLogger(__name__)
 
 # Names that the Net API and Python fix; renaming them would merge files that differ in meaning.
 KEPT_NAMES = frozenset({
@@ -92,11 +95,24 @@ def _defined_names(tree: ast.Module) -> set[str]:
 
 
 def structure_hash(source: str) -> str | None:
-    """Return the structural hash of `source`, or None when it does not parse."""
+    """Return the structural hash of `source`, or None when it does not parse.
+
+    A file that parses but is too deeply nested to walk (RecursionError), or that fails the
+    normalisation in any other way, gets the SHA-256 of its text instead, so only exact
+    copies of it count as duplicates.
+    """
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
+    try:
+        return _normalised_hash(tree)
+    except Exception as exc:  # noqa: BLE001 - a hash failure must not end the search
+        log.warning("structural hash failed (%s: %s); using the hash of the source text", type(exc).__name__, exc)
+        return hashlib.sha256(source.encode("utf-8")).hexdigest()
+
+
+def _normalised_hash(tree: ast.Module) -> str:
     _drop_docstring(tree)
     tree = _Renamer(_defined_names(tree)).visit(tree)
     dump = ast.dump(tree, annotate_fields=False, include_attributes=False)

@@ -11,10 +11,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import sysconfig
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -72,6 +75,20 @@ def failure_status(result: CheckResult) -> Status:
     return Status.BUILD_ERROR if result.name == "build" else Status.SMOKE_FAILED
 
 
+_LIBRARY_DIRS = tuple(
+    str(Path(p).resolve()) for p in {*sysconfig.get_paths().values(), Path(__file__).resolve().parents[1]}
+)
+
+
+def _candidate_location(exc: BaseException) -> str:
+    """Where in the model file the exception came from, e.g. " (model.py line 42, in forward)"."""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        path = str(Path(frame.filename).resolve())
+        if not frame.filename.startswith("<") and not path.startswith(_LIBRARY_DIRS):
+            return f" ({Path(frame.filename).name} line {frame.lineno}, in {frame.name})"
+    return ""
+
+
 class _Runner:
     """Runs checks one by one, timing each and turning candidate exceptions into failed results."""
 
@@ -92,7 +109,7 @@ class _Runner:
         except CheckFailed as exc:
             passed, message, data = False, str(exc), exc.data
         except Exception as exc:  # candidate code raised: the check fails with the error
-            passed, message = False, f"{type(exc).__name__}: {exc}"[:1000]
+            passed, message = False, f"{type(exc).__name__}: {exc}"[:1000] + _candidate_location(exc)
         result = CheckResult(name, passed, severity, message, time.perf_counter() - started, data)
         log.debug("check %s: %s (%s)", name, "passed" if passed else "failed", message)
         self.results.append(result)

@@ -5,6 +5,7 @@ Importing this package registers the three generator kinds in `nncaption.generat
 
 from nncaption.generate.llm import generator as _generator  # noqa: F401  (registers the kinds)
 from nncaption.generate.llm.backend import BACKENDS, LLMBackend, LLMReply, RequestKey
+from nncaption.generate.llm.checks import check_generator_config
 from nncaption.generate.llm.generator import LLMGenerator
 
-__all__ = ["BACKENDS", "LLMBackend", "LLMGenerator", "LLMReply", "RequestKey"]
+__all__ = ["BACKENDS", "LLMBackend", "LLMGenerator", "LLMReply", "RequestKey", "check_generator_config"]

@@ -18,12 +18,12 @@ from typing import Any
 from nncaption.codegen.extract import Extraction, extract_code
 from nncaption.codegen.repair import repair_source, sha256_text
 from nncaption.config import GeneratorConfig
-from nncaption.errors import ConfigError
 from nncaption.generate.base import GenerationContext, Proposal, register_generator
 from nncaption.generate.llm.backend import BACKENDS, LLMBackend, Message
-from nncaption.generate.llm.conversation import CallRecorder, Exchange, check_on_length, converse
+from nncaption.generate.llm.checks import check_generator_config
+from nncaption.generate.llm.conversation import CallRecorder, Exchange, converse
 from nncaption.generate.llm.replay_backend import ReplayMissingError
-from nncaption.generate.prompt import build_prompt, build_repair_prompt, check_templates
+from nncaption.generate.prompt import build_prompt, build_repair_prompt
 from nncaption.status import Status
 
 logger = logging.getLogger(__name__)
@@ -64,14 +64,7 @@ class LLMGenerator:
     """Proposes candidates by prompting an LLM backend; see the module docstring."""
 
     def __init__(self, config: GeneratorConfig, context: GenerationContext, backend: LLMBackend) -> None:
-        check_on_length(config)
-        if config.repair_rounds < 0 or config.max_tokens < 1 or config.k < 0 or config.snippet_chars < 1:
-            raise ConfigError(
-                "generator.repair_rounds and generator.k must be >= 0, generator.max_tokens and "
-                f"generator.snippet_chars >= 1; got {config.repair_rounds}, {config.k}, "
-                f"{config.max_tokens} and {config.snippet_chars}"
-            )
-        check_templates(config)
+        check_generator_config(config, context.zoo_dirs)
         self.kind = config.kind
         self._config = config
         self._context = context
@@ -104,7 +97,8 @@ class LLMGenerator:
             "generator": self.kind,
             "candidate": index,
             "template": prompt.template,
-            "k": self._config.k,
+            "k": prompt.k,  # the snippets this prompt holds; fewer than generator.k when the zoo has fewer
+            "k_requested": self._config.k,
             "snippets": prompt.snippets,
             "base_model": prompt.base_model,
             "base_family": prompt.base_family,

@@ -32,28 +32,69 @@ class ReplayMissingError(NncaptionError):
     """The replay file has no reply for a request."""
 
 
-def load_replay(path: Path) -> dict[tuple[int, int], dict[str, Any]]:
-    """Read a replay JSONL file into {(candidate, call): record}."""
+# Optional fields of a replay line and the JSON types they may hold (None: the field may be null).
+_TEXT_FIELDS = ("reasoning", "reasoning_source", "finish_reason", "model")
+_COUNT_FIELDS = ("tokens_in", "tokens_out")
+
+
+def _field_error(record: dict[str, Any]) -> str | None:
+    """Describe the first field of a replay line with the wrong type; None when all are usable."""
+    if not isinstance(record.get("reply", record.get("content")), str):
+        return "must have a string 'reply'"
+    for name in ("candidate", "call"):
+        value = record.get(name, 0)
+        if not _is_count(value):
+            return f"field {name!r} must be a non-negative integer, got {json.dumps(value)}"
+    for name in _COUNT_FIELDS:
+        value = record.get(name)
+        if value is not None and not _is_count(value):
+            return f"field {name!r} must be a non-negative integer or null, got {json.dumps(value)}"
+    for name in _TEXT_FIELDS:
+        value = record.get(name)
+        if value is not None and not isinstance(value, str):
+            return f"field {name!r} must be a string or null, got {json.dumps(value)}"
+    latency = record.get("latency_s")
+    if latency is not None and (isinstance(latency, bool) or not isinstance(latency, (int, float))):
+        return f"field 'latency_s' must be a number or null, got {json.dumps(latency)}"
+    if record.get("prompt") is not None and not isinstance(record["prompt"], list):
+        return "field 'prompt' must be a list of chat messages or null"
+    return None
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _read_lines(path: Path) -> list[str]:
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        return path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise ConfigError(f"cannot read replay file {path} (generator.replay_file): {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"replay file {path} (generator.replay_file) is not UTF-8 text: byte {exc.start} is "
+            f"{exc.object[exc.start:exc.start + 1]!r}; give a JSONL file, one JSON object per line"
+        ) from exc
 
+
+def load_replay(path: Path) -> dict[tuple[int, int], dict[str, Any]]:
+    """Read a replay JSONL file into {(candidate, call): record}; ConfigError names a bad line."""
     records: dict[tuple[int, int], dict[str, Any]] = {}
     next_call: dict[int, int] = {}
     candidate = -1
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(_read_lines(path), start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"replay file {path} line {number} is not valid JSON: {exc.msg}") from exc
-        if not isinstance(record, dict) or not isinstance(record.get("reply", record.get("content")), str):
-            raise ConfigError(f"replay file {path} line {number} must be an object with a string 'reply'")
+        problem = _field_error(record) if isinstance(record, dict) else "must be a JSON object"
+        if problem is not None:
+            raise ConfigError(f"replay file {path} line {number} {problem}; fix or remove that line")
 
-        candidate = int(record.get("candidate", candidate + 1))
-        call = int(record.get("call", next_call.get(candidate, 0)))
+        candidate = record.get("candidate", candidate + 1)
+        call = record.get("call", next_call.get(candidate, 0))
         next_call[candidate] = call + 1
         records[(candidate, call)] = record
     return records
