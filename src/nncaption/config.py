@@ -225,16 +225,17 @@ SYNTHETIC_SIZE_RANGE = (24, 1024)  # pixels: below 24 the shapes blur together; 
 def check_config(config: RunConfig) -> None:
     """Raise ConfigError on the first out-of-range or unknown value, section by section.
 
-    The CLI calls this right after `load_config`, before it prepares data or starts a run,
-    so an invalid value fails in a second and not after the data preparation.
+    The CLI calls this right after `load_config`, and `open_run` calls it again before it
+    creates the run directory, so an invalid value fails before any data preparation.
     """
     check_data_config(config.data)
     check_search_config(config.search)
-    from nncaption.trial.runner import check_trial_config  # imported here: the runner imports this module
+    # Imported here because these modules import this one.
+    from nncaption.trial.runner import check_trial_config
 
     check_trial_config(config)
     check_generator_kind(config.generator)
-    from nncaption.generate.llm.checks import check_generator_config  # imported here: it imports this module
+    from nncaption.generate.llm.checks import check_generator_config
 
     check_generator_config(config.generator, config.zoo.extra_dirs)
 
@@ -275,7 +276,8 @@ def check_search_config(search: SearchConfig) -> None:
 
 def check_generator_kind(generator: GeneratorConfig) -> None:
     """Raise ConfigError unless `generator.kind` names a registered generator."""
-    from nncaption.generate import GENERATORS, load_generators  # imported here: generators import this module
+    # Imported here because the generator modules import this one.
+    from nncaption.generate import GENERATORS, load_generators
 
     load_generators()
     if generator.kind not in GENERATORS:

@@ -24,7 +24,7 @@ def test_inspect_prints_counts_and_skips(tmp_path, capsys):
     assert "unreadable images: 1" in output
     assert "000000000001.jpg: OSError" in output
     assert "images without captions: 1" in output
-    assert "caption length in tokens:" in output
+    assert "caption length in tokens, counted before the cut:" in output
     assert "best constant caption:" in output
 
     prepared = next((tmp_path / "cache").glob("coco-*"))

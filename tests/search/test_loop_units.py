@@ -13,8 +13,8 @@ from nncaption.cli.main import main
 from nncaption.report import write_report
 from nncaption.search.candidates import repair_feedback
 from nncaption.search.structure import structure_hash
-from nncaption.store import SCHEMA_VERSION, Store
 from nncaption.status import Status
+from nncaption.store import SCHEMA_VERSION, Store
 from nncaption.store.sqlite import SCHEMA_V1
 from nncaption.trial.runner import TrialOutcome
 

@@ -92,13 +92,13 @@ def describe(prepared: PreparedData) -> list[str]:
     manifest = prepared.manifest
     lines = [f"data set {manifest['name']} in {prepared.path}",
              f"images {manifest['image_size']}x{manifest['image_size']}, vocabulary {manifest['vocab_size']} words "
-             f"(min count {manifest.get('min_count', '?')}, 4 special), captions capped at {manifest['max_len']} tokens",
+             f"(min count {manifest.get('min_count', '?')}, 4 special), captions cut to {manifest['max_len']} tokens for training",
              "", f"{'split':<6} {'images':>8} {'captions':>9}  references per image"]
     for split, counts in manifest["splits"].items():
         per_image = ", ".join(f"{n}: {c}" for n, c in counts.get("references_per_image", {}).items())
         lines.append(f"{split:<6} {counts['images']:>8} {counts['captions']:>9}  {per_image}")
 
-    lines += ["", "caption length in tokens:"]
+    lines += ["", "caption length in tokens, counted before the cut:"]
     for split, summary in manifest.get("caption_lengths", {}).items():
         if summary.get("count"):
             lines.append(f"  {split:<5} min {summary['min']}, mean {summary['mean']}, median {summary['p50']}, "

@@ -31,6 +31,7 @@ from nncaption.search.candidates import (
     stored_proposal,
     write_proposal_files,
 )
+from nncaption.search.parse_lock import install_parse_lock
 from nncaption.status import Status
 from nncaption.trial.runner import EpochScore, TrialOutcome, run_trial
 
@@ -89,6 +90,7 @@ class Driver:
     # --- the loop ------------------------------------------------------------------------
 
     def run_to_end(self) -> None:
+        install_parse_lock()
         threads = max(1, self.run.generator_threads)
         with ThreadPoolExecutor(threads, thread_name_prefix="generate") as self.generate_pool, \
                 ThreadPoolExecutor(self.workers, thread_name_prefix="trial") as self.trial_pool:
