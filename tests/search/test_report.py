@@ -158,3 +158,13 @@ def test_exported_models_pass_check(fake_run, tmp_path, capsys):
     assert models
     for model in models:
         assert main(["check", str(model), "--json"]) == 0, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("successes, total", [(0, 10), (10, 10), (1, 1), (7, 10), (0, 1)])
+def test_wilson_interval_contains_rate(successes, total):
+    from nncaption.report.data import wilson_interval
+
+    low, high = wilson_interval(successes, total)
+    rate = successes / total
+    assert 0.0 <= low <= rate
+    assert rate <= high <= 1.0

@@ -62,7 +62,8 @@ def groups_figure(data: ReportData, path: Path) -> Path:
         rates = sorted(data.success_by_group[key].items())
         names = [name[:14] for name, _ in rates]
         values = [rate.value for _, rate in rates]
-        errors = [[rate.value - rate.low for _, rate in rates], [rate.high - rate.value for _, rate in rates]]
+        # Clipped at zero: at a rate of 0 or 1 rounding can put a Wilson bound a hair past the value.
+        errors = [[max(0.0, rate.value - rate.low) for _, rate in rates], [max(0.0, rate.high - rate.value) for _, rate in rates]]
         axes.bar(names, values, yerr=errors, capsize=4, color="#6a9f58")
         axes.set_ylim(0, 1)
         axes.set_title(f"trained rate by {GROUPS[key]}", fontsize=9)
