@@ -77,7 +77,7 @@ def test_encoder_source_printed(capsys):
 
 def test_unknown_name_fails(capsys):
     code, _, err = run_zoo(capsys, "--snippet", "nope")
-    assert code == 1
+    assert code == 2  # an unknown name on the command line is a usage error
     assert "no zoo entry named 'nope'" in err
 
 
