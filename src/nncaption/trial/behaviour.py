@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import signal
 import sysconfig
-import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -25,6 +23,7 @@ import torch.nn.functional as F
 
 from nncaption.contract import PAD_ID
 from nncaption.status import Status
+from nncaption.trial.alarm import time_limit
 
 log = logging.getLogger(__name__)
 
@@ -309,23 +308,8 @@ class _State:
         return f"projected epoch time {projected:.1f} s (limit {limit_s:.0f} s)", data
 
 
-@contextlib.contextmanager
-def _time_limit(seconds: float, call: str) -> Iterator[None]:
-    """Fail the current check when the block runs longer than `seconds` (main thread on POSIX only)."""
-    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def expire(signum: int, frame: object) -> None:
-        raise CheckFailed(f"{call} did not finish within {seconds:.0f} s; does the decoding loop end?")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+def _time_limit(seconds: float, call: str) -> contextlib.AbstractContextManager[None]:
+    return time_limit(seconds, lambda: CheckFailed(f"{call} did not finish within {seconds:.0f} s; does the decoding loop end?"))
 
 
 def _describe_inference(output: torch.Tensor, batch: int, vocab_size: int) -> str:

@@ -5,10 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-import signal
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +14,7 @@ import torch
 
 from nncaption.data.loader import eval_images
 from nncaption.data.vocab import Vocab
+from nncaption.trial.alarm import time_limit
 from nncaption.trial.decode import harness_decode, own_inference_tokens
 
 log = logging.getLogger(__name__)
@@ -77,20 +75,5 @@ def own_inference_split(model: torch.nn.Module, vocab: Vocab, request: dict[str,
     return {"hypotheses": hypotheses, "seconds": time.monotonic() - started}
 
 
-@contextlib.contextmanager
-def _time_limit(seconds: float) -> Iterator[None]:
-    """Raise OwnInferenceTimeout when the block runs longer than `seconds` (main thread on POSIX only)."""
-    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def expire(signum: int, frame: object) -> None:
-        raise OwnInferenceTimeout(f"forward(images) did not finish within {seconds:.0f} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+def _time_limit(seconds: float) -> contextlib.AbstractContextManager[None]:
+    return time_limit(seconds, lambda: OwnInferenceTimeout(f"forward(images) did not finish within {seconds:.0f} s"))
