@@ -121,3 +121,14 @@ def test_synthetic_command_prints_result_once(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "wrote 10 images" in captured.out
     assert "wrote" not in captured.err
+
+
+def test_synthetic_loads_with_pycocotools(tmp_path):
+    coco_api = pytest.importorskip("pycocotools.coco")
+    write_synthetic(tmp_path, images=20, size=32, seed=5)
+    coco = coco_api.COCO(str(tmp_path / "annotations" / "captions_val2017.json"))
+    image_ids = coco.getImgIds()
+    assert len(image_ids) == 4
+    for image_id in image_ids:
+        assert len(coco.getAnnIds(imgIds=image_id)) == 5
+    assert all(isinstance(a["caption"], str) for a in coco.loadAnns(coco.getAnnIds()))
