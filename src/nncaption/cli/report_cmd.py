@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nncaption.cli.common import positive_int
 from nncaption.report import write_report
 
 
@@ -16,8 +17,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="run directory of an nncaption search")
     parser.add_argument("--out", type=Path, help="output folder (default: RUN_DIR/report)")
-    parser.add_argument("--top", type=int, help="candidates in the top table (default: search.report_top of the run)")
-    parser.add_argument("--probe-images", type=int, help="val images with probe captions (default: search.probe_images)")
+    parser.add_argument("--top", type=positive_int, help="candidates in the top table (default: search.report_top of the run)")
+    parser.add_argument("--probe-images", type=positive_int, help="val images with probe captions (default: search.probe_images)")
     parser.set_defaults(run=run)
 
 

@@ -69,7 +69,9 @@ def run(args: argparse.Namespace) -> int:
         run_search(search, progress)
     finally:
         progress.close()
-    print_summary(search.store.candidates(), search, time.monotonic() - started)
+    # Wall-clock time over every run of this directory, so a resumed run reports the whole search.
+    elapsed = float(search.store.get_meta("elapsed_s", time.monotonic() - started))
+    print_summary(search.store.candidates(), search, elapsed)
     search.store.close()
     if config.search.report:
         print(f"report: {write_report(args.run_dir)}")

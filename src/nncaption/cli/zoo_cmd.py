@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nncaption.cli.common import add_config_options, config_from_args
+from nncaption.cli.common import add_config_options, config_from_args, positive_int
 from nncaption.cli.tables import format_table
+from nncaption.errors import UsageError
 from nncaption.zoo import (
     KINDS,
     PROBE_IMAGE_SIZE,
@@ -44,7 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("--snippet", metavar="NAME", help="print the prompt snippet of entry NAME instead of the list")
     show.add_argument("--encoder", metavar="NAME", help="print backbone NAME's source without its classifier")
     parser.add_argument(
-        "--budget", type=int, default=4000, metavar="CHARS", help="snippet size limit in characters (default 4000)"
+        "--budget", type=positive_int, default=4000, metavar="CHARS", help="snippet size limit in characters (default 4000)"
     )
     parser.set_defaults(run=run)
 
@@ -74,7 +75,10 @@ def _zoo_dirs(args: argparse.Namespace) -> list[Path]:
 def run(args: argparse.Namespace) -> int:
     dirs = _zoo_dirs(args)
     if args.snippet:
-        print(extract_snippet(get_entry(args.snippet, dirs, probe=False).source(), args.budget), end="")
+        snippet = extract_snippet(get_entry(args.snippet, dirs, probe=False).source(), args.budget)
+        if not snippet.strip():
+            raise UsageError(f"--budget {args.budget} is too small for any part of {args.snippet!r}; raise it (default 4000)")
+        print(snippet, end="")
         return 0
     if args.encoder:
         print(encoder_source(args.encoder, dirs), end="")

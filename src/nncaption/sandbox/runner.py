@@ -32,6 +32,7 @@ arrives. Invalid lines (not JSON, not an object, over the size cap) are only cou
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -39,6 +40,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -112,6 +114,25 @@ class _Deadlines:
         return None
 
 
+# Process groups of the children running now, so that an interrupted parent can end them.
+_ACTIVE_GROUPS: set[int] = set()
+_ACTIVE_LOCK = threading.Lock()
+
+
+def terminate_all() -> int:
+    """SIGKILL the process group of every running child; return how many were signalled.
+
+    For a parent that stops early (Ctrl-C): each `run_in_sandbox` call then sees its child
+    end, cleans up as usual and returns, so threads waiting on trials finish at once.
+    """
+    with _ACTIVE_LOCK:
+        groups = list(_ACTIVE_GROUPS)
+    for pgid in groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+    return len(groups)
+
+
 def run_in_sandbox(
     entry: str,
     request: dict[str, Any],
@@ -146,6 +167,8 @@ def run_in_sandbox(
     started = time.monotonic()
     process, pipes = _start_child(entry, workdir, settings, _child_environment(limits, workdir, cuda))
     result.pid = process.pid
+    with _ACTIVE_LOCK:
+        _ACTIVE_GROUPS.add(process.pid)
     stdout_log = CappedLog(workdir / STDOUT_FILE, limits.output_bytes)
     stderr_log = CappedLog(workdir / STDERR_FILE, limits.output_bytes)
     deadlines = _Deadlines(started, limits)
@@ -165,6 +188,8 @@ def run_in_sandbox(
             os.close(fd)
         _kill_group(process, limits.grace_seconds)
         result.leftover_pids = _wait_group_empty(process.pid)
+        with _ACTIVE_LOCK:
+            _ACTIVE_GROUPS.discard(process.pid)
         stdout_log.close()
         stderr_log.close()
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nncaption.generate import Proposal
+from nncaption.sandbox.runner import terminate_all
 from nncaption.search.baselines import BaselineJobs
 from nncaption.search.budget import Budget
 from nncaption.search.candidates import (
@@ -95,23 +96,35 @@ class Driver:
         with ThreadPoolExecutor(threads, thread_name_prefix="generate") as self.generate_pool, \
                 ThreadPoolExecutor(self.workers, thread_name_prefix="trial") as self.trial_pool:
             self.resume()
-            while True:
-                self._fill_generation()
-                self._fill_workers()
-                if not self.generating and not self.training:
-                    break
-                done, _ = wait([*self.generating, *self.training], timeout=0.2, return_when=FIRST_COMPLETED)
-                self._drain_epochs()
-                for future in done:
-                    if future in self.generating:
-                        self._generation_done(future, *self.generating.pop(future))
-                    else:
-                        self._trial_done(future, *self.training.pop(future))
-                self.budget.save_elapsed(every=5.0)
+            try:
+                self._loop()
+            except KeyboardInterrupt:
+                # The pools' shutdown waits for their threads, so the running trials are ended
+                # first; their candidates stay `running` and a resume trains them again.
+                ended = terminate_all()
+                log.warning("interrupted: ended %d running trial(s); rerun the command to resume", ended)
+                self.generate_pool.shutdown(wait=False, cancel_futures=True)
+                self.trial_pool.shutdown(wait=False, cancel_futures=True)
+                raise
             self._drain_epochs()
         self.budget.save_elapsed()
         if self.budget.reason:
             log.info("search stopped: %s", self.budget.reason)
+
+    def _loop(self) -> None:
+        while True:
+            self._fill_generation()
+            self._fill_workers()
+            if not self.generating and not self.training:
+                return
+            done, _ = wait([*self.generating, *self.training], timeout=0.2, return_when=FIRST_COMPLETED)
+            self._drain_epochs()
+            for future in done:
+                if future in self.generating:
+                    self._generation_done(future, *self.generating.pop(future))
+                else:
+                    self._trial_done(future, *self.training.pop(future))
+            self.budget.save_elapsed(every=5.0)
 
     def _fill_generation(self) -> None:
         """Request proposals while the look-ahead window and the budget allow."""

@@ -28,7 +28,9 @@ log = logging.getLogger(__name__)
 
 # Config keys that may change when a run resumes: they set its budget and its report, not its results.
 RESUMABLE_KEYS = {"search.candidates", "search.workers", "search.lookahead", "search.max_trials", "search.max_seconds",
-                  "search.max_llm_tokens", "search.report", "search.report_top", "search.probe_images"}
+                  "search.max_llm_tokens", "search.report", "search.report_top", "search.probe_images",
+                  # The cache is keyed by content, so moving it changes no result.
+                  "data.cache_dir"}
 
 
 class SearchEvents(Protocol):

@@ -221,6 +221,22 @@ def check_trial_config(config: RunConfig) -> None:
             raise ConfigError(f"trial.{name} must be at least {minimum}, got {value}")
     if trial.timeout_s <= 0:
         raise ConfigError(f"trial.timeout_s must be positive, got {trial.timeout_s}")
+    _check_device(trial.device)
+
+
+def _check_device(device: str) -> None:
+    """Reject a device this machine's torch cannot use, so candidates are not blamed for it."""
+    import torch
+
+    if device in ("auto", "cpu"):
+        return
+    if not device.startswith("cuda"):
+        raise ConfigError(f"trial.device must be auto, cpu, cuda or cuda:N, got {device!r}")
+    if not torch.cuda.is_available():
+        raise ConfigError(f"trial.device={device} but this torch build sees no CUDA device; use auto or cpu")
+    index = device.partition(":")[2]
+    if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
+        raise ConfigError(f"trial.device={device} names no visible GPU; {torch.cuda.device_count()} visible")
 
 
 def _train_request(model_path: Path, prepared: PreparedData, config: RunConfig, prm: dict[str, Any],
