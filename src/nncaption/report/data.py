@@ -144,7 +144,7 @@ def collect(run_dir: Path, top: int | None = None) -> ReportData:
     """Read a run directory into ReportData; raise UsageError when it has no store."""
     run_dir = Path(run_dir)
     if not (run_dir / "store.sqlite").is_file():
-        raise UsageError(f"{run_dir} has no store.sqlite; pass the --run-dir of an nncaption search")
+        raise UsageError(f"{run_dir} has no store.sqlite; pass the run directory of an nncaption search (its --run-dir)")
     config = load_config(run_dir / "config.yaml") if (run_dir / "config.yaml").is_file() else RunConfig()
     store = Store(run_dir / "store.sqlite")
     try:

@@ -63,7 +63,7 @@ def export_lemur(run_dir: Path, out_dir: Path, prefix: str = "nncap") -> list[Ex
         raise UsageError(f"--prefix must be non-empty without '_' or '/', because LEMUR splits folder names on '_'; got {prefix!r}")
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     if not (run_dir / "store.sqlite").is_file():
-        raise UsageError(f"{run_dir} has no store.sqlite; pass the --run-dir of an nncaption search")
+        raise UsageError(f"{run_dir} has no store.sqlite; pass the run directory of an nncaption search (its --run-dir)")
     config = load_config(run_dir / "config.yaml")
     store = Store(run_dir / "store.sqlite")
     try:
