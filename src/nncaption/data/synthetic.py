@@ -63,7 +63,7 @@ class SceneObject:
 
 
 def sample_scene(rng: random.Random) -> list[SceneObject]:
-    """One to three objects in distinct grid cells, sorted in reading order."""
+    """Sample one to three objects in distinct grid cells, sorted in reading order."""
     count = rng.choices((1, 2, 3), weights=(3, 4, 3))[0]
     cells = rng.sample(range(9), count)
     objects = [
@@ -131,7 +131,7 @@ def _place(obj: SceneObject, rng: random.Random) -> str:
 
 
 def _relation(a: SceneObject, b: SceneObject, rng: random.Random) -> str:
-    """Where a is relative to b."""
+    """Return the phrase that places a relative to b ("to the left of", "above", ...)."""
     options = []
     if a.column != b.column:
         side = "left" if a.column < b.column else "right"
@@ -229,7 +229,12 @@ def write_synthetic(out: Path, images: int = 3000, size: int = 64, seed: int = 0
         render_scene(objects, size, rng).save(out / folder / file_name, compress_level=1)
         captions = describe_scene(objects, rng)
         records[folder].append((image_id, file_name, captions))
-        split = "train" if folder == "train2017" else ("val" if image_id <= train_count + val_count // 2 else "test")
+        if folder == "train2017":
+            split = "train"
+        elif image_id <= train_count + val_count // 2:
+            split = "val"
+        else:
+            split = "test"
         karpathy.append(_karpathy_entry(image_id, folder, file_name, captions, split))
 
     for folder, items in records.items():

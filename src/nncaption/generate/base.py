@@ -17,7 +17,7 @@ from nncaption.status import Status
 
 @dataclass(frozen=True)
 class DataFacts:
-    """What a generator may know about the data set the candidates will train on."""
+    """Facts about the training data that a generator may put in its prompt or design."""
 
     image_size: int
     vocab_size: int
@@ -39,7 +39,7 @@ class Proposal:
 
     source: str | None  # the model file; None when no code could be obtained
     meta: dict[str, Any] = field(default_factory=dict)  # generator settings, stored with the candidate
-    status: Status | None = None  # set when the generator already knows the candidate failed
+    status: Status | None = None  # set when the generator has already found that the candidate failed
     message: str = ""
     artifacts: dict[str, str] = field(default_factory=dict)  # file name -> text, kept in the candidate folder
     extraction: dict[str, Any] = field(default_factory=dict)  # how the code was found in the reply

@@ -65,7 +65,7 @@ def sample_design(rng: random.Random, backbones: list[str], zoo_dirs: tuple[str,
 
 
 def render(design: Design, context: GenerationContext) -> str:
-    """The complete model file for `design`."""
+    """Render the complete model file for `design`."""
     decoder = DECODERS[(design.decoder, design.features)]
     hyperparameters = ["lr", "dropout"] + (["weight_decay"] if design.optimizer == "adamw" else [])
     optimizer = {

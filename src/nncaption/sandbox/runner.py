@@ -122,8 +122,8 @@ _ACTIVE_LOCK = threading.Lock()
 def terminate_all() -> int:
     """SIGKILL the process group of every running child; return how many were signalled.
 
-    For a parent that stops early (Ctrl-C): each `run_in_sandbox` call then sees its child
-    end, cleans up as usual and returns, so threads waiting on trials finish at once.
+    For a parent that stops early (Ctrl-C): the child of each `run_in_sandbox` call then
+    ends, the call cleans up as usual and returns, so threads waiting on trials finish at once.
     """
     with _ACTIVE_LOCK:
         groups = list(_ACTIVE_GROUPS)

@@ -80,7 +80,7 @@ _LIBRARY_DIRS = tuple(
 
 
 def _candidate_location(exc: BaseException) -> str:
-    """Where in the model file the exception came from, e.g. " (model.py line 42, in forward)"."""
+    """Return where in the model file `exc` was raised, e.g. " (model.py line 42, in forward)"."""
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         path = str(Path(frame.filename).resolve())
         if not frame.filename.startswith("<") and not path.startswith(_LIBRARY_DIRS):
