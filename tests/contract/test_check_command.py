@@ -108,13 +108,15 @@ def test_directory_is_not_reported_missing(tmp_path: Path, capsys):
     folder.mkdir()
     assert _check([str(folder)]) == 2
     err = capsys.readouterr().err
-    assert "is a directory" in err and "not found" not in err
+    assert "is a directory" in err
+    assert "not found" not in err
 
 
 def test_device_is_not_a_regular_file(capsys):
     assert _check(["--no-run", "/dev/null"]) == 2
     err = capsys.readouterr().err
-    assert "is not a regular file" in err and "not found" not in err
+    assert "is not a regular file" in err
+    assert "not found" not in err
 
 
 @pytest.mark.parametrize(

@@ -62,17 +62,21 @@ def test_synthetic_captions_name_scene_words(tmp_path):
     assert any(shape in text for shape in SHAPES)
     assert "to the left of" in text or "to the right of" in text
     assert "above" in text or "below" in text
-    assert "two " in text and "three " in text
+    assert "two " in text
+    assert "three " in text
 
 
 def test_synthetic_karpathy_split_file(tmp_path):
     write_synthetic(tmp_path, images=20, size=32, seed=0)
     payload = json.loads((tmp_path / "dataset_synthetic.json").read_text())
     splits = [entry["split"] for entry in payload["images"]]
-    assert splits.count("train") == 16 and splits.count("val") == 2 and splits.count("test") == 2
+    assert splits.count("train") == 16
+    assert splits.count("val") == 2
+    assert splits.count("test") == 2
     entry = payload["images"][0]
     assert set(entry) >= {"filepath", "filename", "cocoid", "split", "sentences"}
-    assert len(entry["sentences"]) == 5 and entry["sentences"][0]["tokens"]
+    assert len(entry["sentences"]) == 5
+    assert entry["sentences"][0]["tokens"]
 
 
 def test_synthetic_rejects_tiny_sets(tmp_path):

@@ -57,7 +57,8 @@ def test_broken_images_skipped_and_listed(messy_coco, tmp_path):
     assert train_ids == [1, 2, 3, 4, 9, 10]
     assert manifest["splits"]["train"]["images"] == 6
     images = np.load(prepared.path / "images_train.npy")
-    assert images.shape == (6, 3, 8, 8) and images.dtype == np.uint8
+    assert images.shape == (6, 3, 8, 8)
+    assert images.dtype == np.uint8
 
 
 def test_image_modes_become_rgb(messy_coco, tmp_path):
@@ -77,7 +78,8 @@ def test_decode_reports_broken_kind(tmp_path, kind):
 
     write_image(tmp_path / "x.jpg", kind, 1)
     result = decode_image(str(tmp_path / "x.jpg"), 8)
-    assert isinstance(result, str) and result
+    assert isinstance(result, str)
+    assert result
 
 
 def test_train_captions_padded_and_cut(messy_coco, tmp_path):
@@ -106,7 +108,8 @@ def test_vocab_min_count_default_five(tmp_path):
     prepared = prepare_data(_coco_config(tmp_path / "coco", tmp_path, min_count=5))
     vocab = Vocab.load(prepared.path / "vocab.json")
     assert vocab.itos[:4] == list(SPECIAL_TOKENS)
-    assert vocab.stoi["<PAD>"] == PAD_ID and vocab.stoi["<UNK>"] == UNK_ID
+    assert vocab.stoi["<PAD>"] == PAD_ID
+    assert vocab.stoi["<UNK>"] == UNK_ID
     assert "zebra" not in vocab.stoi
     assert "a" in vocab.stoi
     assert prepared.vocab_size == len(vocab)
@@ -124,7 +127,8 @@ def test_references_and_lengths(messy_coco, tmp_path):
         prepared.image_ids("dev")
     lengths = prepared.manifest["caption_lengths"]["train"]
     assert lengths["count"] == 5 * 4 + 7 + 2
-    assert lengths["min"] >= 3 and lengths["max"] <= 7
+    assert lengths["min"] >= 3
+    assert lengths["max"] <= 7
 
 
 def test_cache_reused(messy_coco, tmp_path, monkeypatch):
@@ -184,7 +188,8 @@ def test_killed_build_folder_removed(messy_coco, tmp_path):
               f"prepare_data(DataConfig(**{config.__dict__!r}))\n")
     assert subprocess.run([sys.executable, "-c", script], timeout=120).returncode == 9
     leftovers = list((tmp_path / "cache").glob("coco-*"))
-    assert len(leftovers) == 1 and ".building-" in leftovers[0].name
+    assert len(leftovers) == 1
+    assert ".building-" in leftovers[0].name
     with pytest.raises(DataError, match="manifest.json is missing"):
         load_prepared(leftovers[0])
 
@@ -215,7 +220,8 @@ def test_progress_reported_per_split(tmp_path):
                         cache_dir=str(tmp_path / "cache"), image_size=8, min_count=1)
     prepare_data(config, lambda stage, done, total: calls.append((stage, done, total)))
     assert ("images train", 5, 5) in calls
-    assert ("images val", 2, 2) in calls and ("images test", 2, 2) in calls
+    assert ("images val", 2, 2) in calls
+    assert ("images test", 2, 2) in calls
 
 
 def test_split_without_usable_images(tmp_path):

@@ -14,9 +14,9 @@ import sys
 from nncaption import __version__
 from nncaption.errors import NncaptionError, UsageError
 
-# Exit statuses of every subcommand: a usage error is a bad option, an unknown or invalid config
-# key or value, or a missing input file named on the command line (UsageError and ConfigError);
-# a failure is any other NncaptionError (data, store, sandbox) or a result the command rejects.
+# Exit statuses of every subcommand. A usage error (UsageError, ConfigError) is a bad option, an
+# unknown or invalid config key or value, or a missing input file named on the command line.
+# A failure is any other NncaptionError (data, store, sandbox) or a result the command rejects.
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 # Subcommand modules, in the order `nncaption --help` lists them.

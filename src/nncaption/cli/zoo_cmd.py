@@ -65,7 +65,7 @@ def _row(entry: ZooEntry) -> list[str]:
 
 
 def _zoo_dirs(args: argparse.Namespace) -> list[Path]:
-    """The config's zoo folders, then the --dir folders."""
+    """Return the config's zoo folders, then the --dir folders."""
     config = config_from_args(args)
     zoo_section = getattr(config, "zoo", None)
     configured = [Path(d) for d in getattr(zoo_section, "extra_dirs", None) or []]

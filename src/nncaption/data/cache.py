@@ -77,7 +77,7 @@ class PreparedData:
 
 
 def cache_key(dataset: CaptionDataset, settings: PrepareSettings) -> str:
-    """A key that changes when a source file, a loading option or a preprocessing setting changes."""
+    """Return a key that changes when a source file, a loading option or a preprocessing setting changes."""
     parts: list[Any] = [CACHE_VERSION, dataset.name, dataset.options, settings.image_size, settings.max_len, settings.min_count]
     for path in dataset.source_files:
         try:
@@ -230,7 +230,7 @@ def _write_train_captions(token_lists: list[list[list[str]]], vocab: Vocab, max_
 
 
 def _constant_baseline(out: Path, train_tokens: list[list[list[str]]]) -> dict[str, Any]:
-    """The training caption that scores the highest val BLEU-4 when emitted for every image."""
+    """Find the training caption that scores the highest val BLEU-4 when emitted for every image."""
     counts = Counter(" ".join(t) for caption_tokens in train_tokens for t in caption_tokens)
     candidates = [c for c, _ in counts.most_common(CONSTANT_CAPTION_CANDIDATES)]
     val = json.loads((out / "references_val.json").read_text(encoding="utf-8"))

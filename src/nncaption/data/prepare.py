@@ -17,7 +17,7 @@ SOURCES = ("synthetic", "coco", "karpathy")
 
 
 def synthetic_root(config: DataConfig) -> Path:
-    """Where the built-in synthetic set for these settings lives in the cache."""
+    """Return the folder of the built-in synthetic set for these settings in the cache."""
     name = f"synthetic-n{config.synthetic_images}-s{config.synthetic_size}-seed{config.synthetic_seed}"
     return Path(config.cache_dir).expanduser() / name
 

@@ -166,7 +166,7 @@ def _default_assignment(records: dict[int, ImageRecord], folder_of: dict[int, st
 
 
 def _karpathy_entries(split_file: Path) -> list[dict[str, Any]]:
-    """The `images` list of a Karpathy split file, with every entry's split checked."""
+    """Return the `images` list of a Karpathy split file, with every entry's split checked."""
     payload = read_json(split_file, "Karpathy split file")
     if not isinstance(payload, dict) or not isinstance(payload.get("images"), list):
         raise DataError(f"{split_file} is not a Karpathy split file: expected an object with an 'images' list")

@@ -2,9 +2,9 @@
 
 It is the embedded default generator and the random-search baseline of the study. Each
 proposal is a complete, self-contained model file under the Net API, the same kind of
-file an LLM would write: the encoder source of a zoo backbone, pasted as is, followed by
-a `Net` that pools the backbone's grid (to one vector, or to a small spatial grid for
-attention), and an LSTM, GRU or Transformer decoder.
+file an LLM would write. The file starts with the encoder source of a zoo backbone, pasted
+as is. A `Net` follows that pools the backbone's grid to one vector, or to a small spatial
+grid for attention, and decodes with an LSTM, GRU or Transformer.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ Two modes, chosen by `request["mode"]`:
 - `evaluate`: build Net, load one checkpoint and send the hypotheses of one split.
 Records sent to the parent: `phase`, `built`, `checks`, `costs`, `epoch`, `stopped`,
 `result` and `error`. The parent never receives references from here and the child
-never sees them.
+never reads them.
 """
 
 from __future__ import annotations

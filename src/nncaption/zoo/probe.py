@@ -8,7 +8,7 @@ A probe that fails leaves the numbers empty and stores the error in `probe_error
 so one broken user file never hides the rest of the zoo.
 
 Built-in files ship with the package and are probed in this process. Files from user
-folders (a LEMUR checkout holds LLM-written models) are untrusted like any candidate:
+folders (a LEMUR checkout contains LLM-written models) are untrusted like any candidate:
 they are probed in one sandboxed child process (`probe_entries`), never imported here.
 """
 
