@@ -1,15 +1,16 @@
 """Time one training epoch of a fixed small captioner through three input paths.
 
-Builds a COCO-layout set of `--images` training JPEGs at 640x480 (plus a small val split,
-which the cache needs), prepares it with nncaption's cache, and then times one epoch of the
-same captioner, re-initialised with the same seed, fed by:
+Builds a COCO-layout set of `--images` training JPEGs at 640x480 with photo-like grain (about
+160 KB each, as in COCO), plus a small val split, which the cache needs. Prepares the set
+with nncaption's cache, then times one epoch of the same captioner, re-initialised with the
+same seed, fed by:
 
   memory     all images already normalised in one float tensor, captions already as ids;
   ours       nncaption.data.loader.TrainBatches over the prepared cache;
-  reference  a loop that, for every batch, opens and decodes each full-size JPEG with PIL,
-             resizes and normalises it, and tokenizes every caption (NLTK's Treebank word
-             tokenizer when NLTK is installed, else nncaption's metric tokenizer), as the
-             reference system does with a single-process data loader.
+  reference  the reference system's data set and collate function in one process: for every
+             batch, each full-size JPEG is opened with PIL, converted, copied, resized and
+             normalised, and every caption is tokenized with nltk.word_tokenize (or its two
+             steps when punkt's data is missing).
 
 `ours` runs with the loader's default background prefetch and once more without it. The
 benchmark also times the image stage of the cache build (decode, convert, resize, write)
@@ -58,8 +59,22 @@ VAL_IMAGES = 100
 # --- the data set ------------------------------------------------------------------------
 
 
-def write_jpeg(path: Path, rng: random.Random) -> list[str]:
-    """Write one 640x480 JPEG of a few coloured shapes on a gradient; return its five captions."""
+def texture_field(seed: int) -> np.ndarray:
+    """Return float32 [960, 1280, 3] grain: fine noise plus coarse blotches, cropped per image.
+
+    COCO train2017 is about 18 GB for 118K JPEGs of roughly 640x480, so about 160 KB each
+    (an estimate from those two figures). Smooth drawings compress to a tenth of that and
+    decode faster, so the reference loop would look cheaper than on real photos. Noise
+    with sigma 18 brings our files to about 160 KB at quality 90.
+    """
+    rng = np.random.default_rng([seed, 7])
+    coarse = rng.normal(0, 60, (120, 160, 3)).clip(-128, 127) + 128
+    blotches = np.asarray(Image.fromarray(coarse.astype(np.uint8)).resize((1280, 960), Image.BICUBIC), dtype=np.float32) - 128
+    return 0.5 * blotches + rng.normal(0, 18, (960, 1280, 3)).astype(np.float32)
+
+
+def write_jpeg(path: Path, rng: random.Random, texture: np.ndarray) -> list[str]:
+    """Write one 640x480 JPEG of a few coloured shapes on a textured gradient; return its five captions."""
     width, height = 640, 480
     base = np.linspace(rng.randint(40, 120), rng.randint(130, 220), width, dtype=np.float32)
     pixels = np.stack([np.tile(base, (height, 1)) * f for f in (rng.uniform(0.6, 1), rng.uniform(0.6, 1), rng.uniform(0.6, 1))], axis=2)
@@ -70,13 +85,16 @@ def write_jpeg(path: Path, rng: random.Random) -> list[str]:
         x, y = rng.randint(0, width - 120), rng.randint(0, height - 120)
         box = (x, y, x + rng.randint(40, 200), y + rng.randint(40, 200))
         (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=COLOURS[colour])
-    image.save(path, "JPEG", quality=90)
+    top, left = rng.randint(0, texture.shape[0] - height), rng.randint(0, texture.shape[1] - width)
+    grain = texture[top : top + height, left : left + width]
+    Image.fromarray((np.asarray(image, dtype=np.float32) + grain).clip(0, 255).astype(np.uint8)).save(path, "JPEG", quality=90)
     return [form.format(c=colour, t=thing, p=place) for form in rng.sample(FORMS, 5)]
 
 
 def write_coco_set(root: Path, train_images: int, seed: int) -> None:
     """Write annotations/captions_{train,val}2017.json with train2017/ and val2017/ JPEGs."""
     rng = random.Random(seed)
+    texture = texture_field(seed)
     (root / "annotations").mkdir(parents=True, exist_ok=True)
     for part, count, first_id in (("train", train_images, 1), ("val", VAL_IMAGES, train_images + 1)):
         folder = root / f"{part}2017"
@@ -84,7 +102,7 @@ def write_coco_set(root: Path, train_images: int, seed: int) -> None:
         images, annotations = [], []
         for image_id in range(first_id, first_id + count):
             file_name = f"{image_id:012d}.jpg"
-            for caption in write_jpeg(folder / file_name, rng):
+            for caption in write_jpeg(folder / file_name, rng, texture):
                 annotations.append({"id": len(annotations) + 1, "image_id": image_id, "caption": caption})
             images.append({"id": image_id, "file_name": file_name, "width": 640, "height": 480})
         payload = {"info": {}, "images": images, "annotations": annotations}
@@ -163,38 +181,80 @@ def memory_batches(prepared: PreparedData, batch_size: int, seed: int) -> Callab
     return batches
 
 
+class ReferenceDataset:
+    """Training set as the reference system reads it: one decoded JPEG and its raw captions per item.
+
+    Each item looks up the image and its annotations in an index of the annotation file,
+    as pycocotools does. It opens the JPEG, converts it to RGB and copies it at full size.
+    Then it resizes the image, turns it into a tensor and normalises it, as torchvision's
+    Resize, ToTensor and Normalize do on a PIL image. The collate step tokenizes captions.
+    """
+
+    def __init__(self, root: Path, image_size: int) -> None:
+        payload = json.loads((root / "annotations" / "captions_train2017.json").read_text())
+        self.folder = root / "train2017"
+        self.image_size = image_size
+        self.images = {image["id"]: image for image in payload["images"]}
+        self.annotations = {annotation["id"]: annotation for annotation in payload["annotations"]}
+        self.image_annotations: dict[int, list[int]] = {}
+        for annotation in payload["annotations"]:
+            self.image_annotations.setdefault(annotation["image_id"], []).append(annotation["id"])
+        self.ids = sorted(self.images)
+        self.mean, self.std = MEAN.view(3, 1, 1), STD.view(3, 1, 1)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, list[str]]:
+        image_id = self.ids[index]
+        path = self.folder / self.images[image_id]["file_name"]
+        with Image.open(path) as file:
+            image = file.convert("RGB").copy()
+        resized = image.resize((self.image_size, self.image_size), Image.BILINEAR)
+        pixels = torch.from_numpy(np.array(resized, copy=True)).permute(2, 0, 1).contiguous().float().div(255)
+        captions = [self.annotations[a]["caption"] for a in self.image_annotations.get(image_id, [])]
+        return (pixels - self.mean) / self.std, captions or [""]
+
+
+def reference_collate(items: list[tuple[torch.Tensor, list[str]]], vocab: Vocab,
+                      word_tokenize: Callable[[str], list[str]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack the images, tokenize every caption, add <SOS> and <EOS>, and pad to [B, N, T]."""
+    ids = [[[SOS_ID, *vocab.encode(word_tokenize(c.lower())), EOS_ID] for c in captions] for _, captions in items]
+    length = max(len(c) for refs in ids for c in refs)
+    count = max(len(refs) for refs in ids)
+    padded = [[c + [PAD_ID] * (length - len(c)) for c in refs] + [[PAD_ID] * length] * (count - len(refs)) for refs in ids]
+    return torch.stack([image for image, _ in items]), torch.tensor(padded)
+
+
 def reference_batches(root: Path, vocab: Vocab, image_size: int, batch_size: int, seed: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Decode every full-size JPEG and tokenize every caption again for each batch."""
-    word_tokenize = _reference_tokenizer()
-    payload = json.loads((root / "annotations" / "captions_train2017.json").read_text())
-    captions: dict[int, list[str]] = {}
-    for annotation in payload["annotations"]:
-        captions.setdefault(annotation["image_id"], []).append(annotation["caption"])
-    images = [(image["id"], root / "train2017" / image["file_name"]) for image in payload["images"]]
-    random.Random(seed).shuffle(images)
-    mean, std = MEAN.view(3, 1, 1), STD.view(3, 1, 1)
-
-    for start in range(0, len(images), batch_size):
-        pixels, ids = [], []
-        for image_id, path in images[start : start + batch_size]:
-            with Image.open(path) as image:
-                array = np.asarray(image.convert("RGB").resize((image_size, image_size), Image.BILINEAR))
-            pixels.append((torch.from_numpy(array.copy()).permute(2, 0, 1).float() / 255.0 - mean) / std)
-            ids.append([[SOS_ID, *vocab.encode(word_tokenize(c.lower())), EOS_ID] for c in captions[image_id][:5]])
-        length = max(len(c) for refs in ids for c in refs)
-        padded = torch.full((len(ids), 5, length), PAD_ID, dtype=torch.int64)
-        for row, refs in enumerate(ids):
-            for column, caption in enumerate(refs):
-                padded[row, column, : len(caption)] = torch.tensor(caption)
-        yield torch.stack(pixels), padded
+    """Yield one shuffled single-process epoch of ReferenceDataset, decoding and tokenizing every batch."""
+    dataset, word_tokenize = ReferenceDataset(root, image_size), reference_tokenizer()
+    order = list(range(len(dataset)))
+    random.Random(seed).shuffle(order)
+    for start in range(0, len(order), batch_size):
+        yield reference_collate([dataset[i] for i in order[start : start + batch_size]], vocab, word_tokenize)
 
 
-def _reference_tokenizer() -> Callable[[str], list[str]]:
+def reference_tokenizer() -> Callable[[str], list[str]]:
+    """Return `nltk.word_tokenize`, as the reference calls it, or its two steps when punkt's data is missing.
+
+    `word_tokenize` splits sentences with punkt, whose English parameters come from
+    `nltk.download`, then runs NLTK's improved Treebank tokenizer on each sentence. Without
+    the downloaded data, an untrained punkt splitter does the same work. Without NLTK,
+    nncaption's metric tokenizer is used.
+    """
     try:
-        from nltk.tokenize import TreebankWordTokenizer
+        from nltk import word_tokenize
+        from nltk.tokenize import NLTKWordTokenizer
+        from nltk.tokenize.punkt import PunktSentenceTokenizer
     except ImportError:
         return tokenize
-    return TreebankWordTokenizer().tokenize
+    try:
+        word_tokenize("A test.")
+        return word_tokenize
+    except LookupError:
+        sentences, words = PunktSentenceTokenizer(), NLTKWordTokenizer()
+        return lambda text: [word for sentence in sentences.tokenize(text) for word in words.tokenize(sentence)]
 
 
 def drain(batches: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> float:
@@ -255,8 +315,9 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
     started = time.perf_counter()
     if not (root / "annotations" / "captions_val2017.json").is_file():
         write_coco_set(root, args.images, args.seed)
-    print(f"data set: {args.images} train + {VAL_IMAGES} val JPEGs at 640x480 in {root} "
-          f"({time.perf_counter() - started:.1f} s to write or find)")
+    jpeg_bytes = sum(path.stat().st_size for path in (root / "train2017").glob("*.jpg"))
+    print(f"data set: {args.images} train + {VAL_IMAGES} val JPEGs at 640x480 in {root}, "
+          f"{jpeg_bytes / args.images / 1024:.0f} KB per train JPEG ({time.perf_counter() - started:.1f} s to write or find)")
 
     print(f"\nimage stage of the cache build, {args.images} JPEGs to {args.image_size}x{args.image_size} "
           f"({args.workers or os.cpu_count()} workers in the pools):")
