@@ -126,3 +126,23 @@ def test_prm_passed_to_helper_counts_as_read():
     assert unused == ["hp-key-unused"]
     passed_on = source.replace("        self.device = device\n", "        self.device = device\n        self.options = dict(prm)\n")
     assert validate_source(passed_on) == []
+
+
+def test_hp_method_gets_move_hint():
+    module_level = "def supported_hyperparameters():\n    return {'lr', 'momentum', 'dropout'}\n"
+    as_method = "    def supported_hyperparameters(self):\n        return {'lr', 'momentum', 'dropout'}\n\n"
+    assert module_level in VALID_SOURCE
+    source = VALID_SOURCE.replace(module_level, "").replace("class Net(nn.Module):\n", "class Net(nn.Module):\n" + as_method, 1)
+
+    found = [v for v in validate_source(source) if v.rule == "hp-function-missing"]
+
+    assert len(found) == 1
+    assert "move it out of the class" in found[0].hint
+
+
+def test_hp_missing_keeps_rule_hint():
+    module_level = "def supported_hyperparameters():\n    return {'lr', 'momentum', 'dropout'}\n"
+    found = [v for v in validate_source(VALID_SOURCE.replace(module_level, "")) if v.rule == "hp-function-missing"]
+
+    assert len(found) == 1
+    assert "move it out of the class" not in found[0].hint

@@ -112,3 +112,21 @@ def test_no_repair_changes_composer_file():
         repaired, records = repair_source(source)
         assert records == [], f"composer candidate {index}: {[r.name for r in records]}"
         assert repaired == source
+
+
+def _with_method(body: str) -> str:
+    valid = (FIXTURES / "models" / "lstm_captioner.py").read_text(encoding="utf-8")
+    without = valid.replace('def supported_hyperparameters():\n    return {"lr", "momentum"}\n\n\n', "")
+    return without.replace("class Net(nn.Module):\n", "class Net(nn.Module):\n" + body, 1)
+
+
+def test_hp_method_computed_not_hoisted():
+    source = _with_method("    def supported_hyperparameters(self):\n        return set(self.prm)\n\n")
+    assert repair_source(source) == (source, [])
+
+
+def test_hp_method_beside_module_function_left_alone():
+    valid = (FIXTURES / "models" / "lstm_captioner.py").read_text(encoding="utf-8")
+    source = valid.replace("class Net(nn.Module):\n",
+                           "class Net(nn.Module):\n    def supported_hyperparameters(self):\n        return {'lr'}\n\n", 1)
+    assert repair_source(source) == (source, [])

@@ -38,7 +38,7 @@ def check_hyperparameters(facts: ModuleFacts) -> Iterator[Violation]:
     if function is None or not _takes_no_arguments(function):
         found = "takes arguments" if function is not None else "is missing"
         yield violation("hp-function-missing", function,
-                        f"module-level function {HYPERPARAMETER_FUNCTION}() {found}")
+                        f"module-level function {HYPERPARAMETER_FUNCTION}() {found}", _hp_method_hint(facts, function))
         return
 
     declared = _declared_keys(function)
@@ -63,6 +63,17 @@ def check_hyperparameters(facts: ModuleFacts) -> Iterator[Violation]:
     for key, node in declared:
         if key not in read_keys:
             yield violation("hp-key-unused", node, f"hyperparameter '{key}' is declared but never read from prm")
+
+
+def _hp_method_hint(facts: ModuleFacts, function: ast.AST | None) -> str | None:
+    """A hint for a module that defines the function only as a method of Net, else None (the rule's own hint)."""
+    net = facts.classes.get("Net")
+    if function is not None or net is None:
+        return None
+    if not any(isinstance(n, ast.FunctionDef) and n.name == HYPERPARAMETER_FUNCTION for n in net.body):
+        return None
+    return (f"Net defines {HYPERPARAMETER_FUNCTION}() as a method, but the API reads it from the module: "
+            f"move it out of the class and drop its `self` argument.")
 
 
 def _takes_no_arguments(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:

@@ -2,7 +2,8 @@
 
 Each repair fixes one kind of transcription damage that an LLM reply or its extraction leaves
 behind: stray fences, prose around the code, typographic quotes, a uniformly indented block,
-mixed tabs, a missing standard import, a wrongly cased torch name. A repair only runs when its
+mixed tabs, a missing standard import, a wrongly cased torch name, a hyperparameter list
+written as a method of Net rather than at module level. A repair only runs when its
 damage is present, and the text-level repairs only run when the file does not parse, so a valid
 file passes through unchanged. None of them sets a hyperparameter, reorders tensor indices or
 adds training code. Every applied repair is recorded with its name, reason and the sha256 of
@@ -20,6 +21,8 @@ import textwrap
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from nncaption.contract import HYPERPARAMETER_FUNCTION
 
 
 @dataclass(frozen=True)
@@ -343,6 +346,63 @@ def _apply_edits(source: str, edits: list[tuple[int, int, int, str, str]]) -> tu
     return "\n".join(lines), "corrected torch name(s): " + ", ".join(dict.fromkeys(done))
 
 
+def hoist_hyperparameters(source: str) -> tuple[str, str] | None:
+    """Copy `Net.supported_hyperparameters`, when it only returns string literals, to module level.
+
+    The API reads the function from the module. Models written for looser harnesses, LEMUR's
+    among them, sometimes define it as a method of Net instead. The copy returns the same
+    names, so the model reads and declares the same hyperparameters as before.
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    if HYPERPARAMETER_FUNCTION in _module_level_names(tree):
+        return None
+    names = _literal_hyperparameters(tree)
+    if not names:
+        return None
+
+    literal = "{" + ", ".join(repr(name) for name in names) + "}"
+    function = f"def {HYPERPARAMETER_FUNCTION}():\n    return {literal}\n"
+    fixed = source.rstrip("\n") + "\n\n\n" + function
+    return fixed, f"copied Net.{HYPERPARAMETER_FUNCTION}() to module level, returning {literal}"
+
+
+def _module_level_names(tree: ast.Module) -> set[str]:
+    """Names bound by the module's top-level statements."""
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        else:
+            names.update(n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
+    return names
+
+
+def _literal_hyperparameters(tree: ast.Module) -> list[str] | None:
+    """The strings that `Net.supported_hyperparameters` returns, when its body is one literal return."""
+    net = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Net"), None)
+    if net is None:
+        return None
+    method = next((n for n in net.body if isinstance(n, ast.FunctionDef) and n.name == HYPERPARAMETER_FUNCTION), None)
+    if method is None:
+        return None
+    body = method.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]  # the docstring
+    if len(body) != 1 or not isinstance(body[0], ast.Return):
+        return None
+    value = body[0].value
+    if not isinstance(value, (ast.Set, ast.List, ast.Tuple)) or not value.elts:
+        return None
+    if not all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in value.elts):
+        return None
+    return list(dict.fromkeys(e.value for e in value.elts))
+
+
 # Text-level repairs first, since the AST-level ones need a file that parses.
 REPAIRS: tuple[tuple[str, RepairFn], ...] = (
     ("strip_stray_fences", strip_stray_fences),
@@ -352,6 +412,7 @@ REPAIRS: tuple[tuple[str, RepairFn], ...] = (
     ("normalise_tabs", normalise_tabs),
     ("add_missing_imports", add_missing_imports),
     ("fix_torch_name_case", fix_torch_name_case),
+    ("hoist_hyperparameters", hoist_hyperparameters),
 )
 
 
