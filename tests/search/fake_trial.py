@@ -18,7 +18,8 @@ from nncaption.trial.runner import EpochScore, TrialOutcome
 EPOCH_SECONDS = (0.05, 0.25)
 
 
-def fake_run_trial(model_path, trial_dir, prepared, config, prm, param_budget, on_epoch=None):
+def fake_run_trial(model_path, trial_dir, prepared, config, prm, param_budget, on_epoch=None, resume=False,
+                   keep_resume_state=False):
     source = Path(model_path).read_text(encoding="utf-8")
     log = os.environ.get("NNCAPTION_FAKE_TRIAL_LOG")
     if log:

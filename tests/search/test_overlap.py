@@ -47,7 +47,7 @@ class _SlowGenerator:
 def _run(tmp_path, data_cache, lookahead: int, monkeypatch) -> _Timeline:
     timeline = _Timeline()
 
-    def trial(model_path, trial_dir, prepared, config, prm, param_budget, on_epoch=None):
+    def trial(model_path, trial_dir, prepared, config, prm, param_budget, on_epoch=None, resume=False, keep_resume_state=False):
         started = time.monotonic()
         time.sleep(LATENCY)
         with timeline.lock:

@@ -32,9 +32,11 @@ from nncaption.search.candidates import (
     stored_proposal,
     write_proposal_files,
 )
+from nncaption.search.gpu_slots import GpuSlots, spread_gpus
 from nncaption.search.parse_lock import install_parse_lock
 from nncaption.status import Status
-from nncaption.trial.runner import EpochScore, TrialOutcome, run_trial
+from nncaption.trial.journal import journaled_epochs
+from nncaption.trial.runner import EpochScore, TrialOutcome, discard_resume_state, run_trial
 
 if TYPE_CHECKING:
     from nncaption.search.loop import SearchEvents, SearchRun
@@ -65,6 +67,7 @@ class Driver:
         self.generating: dict[Future[Any], tuple[str, int, int]] = {}  # (kind, candidate, attempt)
         self.training: dict[Future[TrialOutcome], tuple[str, Any, int]] = {}  # (kind, candidate or name, attempt)
         self.baselines = BaselineJobs(run) if self.config.baselines else None
+        self.gpus = GpuSlots(spread_gpus(run.config.trial.device))  # empty unless trials spread over GPUs
 
     # --- resume --------------------------------------------------------------------------
 
@@ -100,7 +103,7 @@ class Driver:
                 self._loop()
             except KeyboardInterrupt:
                 # The pools' shutdown waits for their threads, so the running trials are ended
-                # first; their candidates stay `running` and a resume trains them again.
+                # first; their candidates stay `running` and a rerun resumes their trials.
                 ended = terminate_all()
                 log.warning("interrupted: ended %d running trial(s); rerun the command to resume", ended)
                 self.generate_pool.shutdown(wait=False, cancel_futures=True)
@@ -149,7 +152,7 @@ class Driver:
                 job = self.baselines.next_job(self.epoch_queue, run_trial)
                 if job is None:
                     return
-                self.training[self.trial_pool.submit(*job.call)] = ("baseline", job.name, 0)
+                self.training[self._submit_trial(*job.call)] = ("baseline", job.name, 0)
 
     # --- proposals and repairs -----------------------------------------------------------
 
@@ -217,8 +220,17 @@ class Driver:
         row = self.store.candidate(candidate_id)
         attempt = int(row["attempt"])
         folder = self.run.candidate_dir(candidate_id)
+        trial_dir = trial_dir_of(folder, attempt)
         meta = json.loads(row["meta_json"])
-        self.store.clear_epochs(candidate_id)
+
+        # A candidate still `running` was interrupted in an earlier run: its trial resumes after
+        # the last journaled epoch, whose rows stay. A trial that never started begins clean.
+        resume = row["status"] == RUNNING
+        if resume:
+            self.store.drop_epochs_after(candidate_id, journaled_epochs(trial_dir))
+        else:
+            self.store.clear_epochs(candidate_id)
+            shutil.rmtree(trial_dir, ignore_errors=True)
         self.store.update_candidate(candidate_id, status=RUNNING)
         self.store.set_attempt_status(candidate_id, attempt, RUNNING)
         if self.events is not None:
@@ -227,13 +239,19 @@ class Driver:
         def on_epoch(score: EpochScore) -> None:
             self.epoch_queue.put((candidate_id, score))
 
-        # NOTE: an interrupted trial starts again from epoch 1; resuming from the last epoch's
-        # checkpoint needs a resume option in run_trial, which it does not have yet. Files of
-        # the interrupted run go first, so no stale hypotheses or checkpoints are read.
-        shutil.rmtree(trial_dir_of(folder, attempt), ignore_errors=True)
-        future = self.trial_pool.submit(run_trial, code_path(folder, attempt), trial_dir_of(folder, attempt), self.run.prepared,
-                                        self.run.config, meta.get("prm", {}), self.run.param_budget, on_epoch)
+        future = self._submit_trial(run_trial, code_path(folder, attempt), trial_dir, self.run.prepared,
+                                    self.run.config, meta.get("prm", {}), self.run.param_budget, on_epoch,
+                                    resume=resume, keep_resume_state=True)
         self.training[future] = ("candidate", candidate_id, attempt)
+
+    def _submit_trial(self, trial: Any, *args: Any, **kwargs: Any) -> Future[TrialOutcome]:
+        """Submit a run_trial call to the worker pool, on the least-loaded GPU when trials spread over GPUs."""
+        if not self.gpus:
+            return self.trial_pool.submit(trial, *args, **kwargs)
+        gpu = self.gpus.acquire()
+        future = self.trial_pool.submit(trial, *args, gpu=gpu, **kwargs)
+        future.add_done_callback(lambda _: self.gpus.release(gpu))
+        return future
 
     def _trial_done(self, future: Future[TrialOutcome], kind: str, key: Any, attempt: int) -> None:
         outcome = future.result()
@@ -243,6 +261,12 @@ class Driver:
             self.baselines.record(key, outcome)
             return
         candidate_id = int(key)
+        # A trial that fell back to a fresh start may have stopped short of rows kept from its interrupted run.
+        self.store.drop_epochs_after(candidate_id, max((e.epoch for e in outcome.epochs), default=0))
+        self._record_outcome(candidate_id, attempt, outcome)
+        discard_resume_state(trial_dir_of(self.run.candidate_dir(candidate_id), attempt))
+
+    def _record_outcome(self, candidate_id: int, attempt: int, outcome: TrialOutcome) -> None:
         if outcome.status in REPAIRABLE and self.budget.may_generate():
             feedback = repair_feedback(outcome)
             self.store.record_trial(candidate_id, attempt, dict(outcome_columns(outcome), status=REPAIRING))

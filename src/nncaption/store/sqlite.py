@@ -229,6 +229,11 @@ class Store:
         with self.transaction() as db:
             db.execute("DELETE FROM epochs WHERE candidate_id = ?", (candidate_id,))
 
+    def drop_epochs_after(self, candidate_id: int, epoch: int) -> None:
+        """Delete a candidate's epoch rows after `epoch`. The rows of epochs 1..`epoch` stay."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM epochs WHERE candidate_id = ? AND epoch > ?", (candidate_id, epoch))
+
     def epochs(self, candidate_id: int) -> list[sqlite3.Row]:
         return self.connection.execute("SELECT * FROM epochs WHERE candidate_id = ? ORDER BY epoch", (candidate_id,)).fetchall()
 

@@ -3,11 +3,14 @@
 Entry point for `nncaption.sandbox.run_in_sandbox(entry="nncaption.trial.child", ...)`.
 Two modes, chosen by `request["mode"]`:
 - `train`: build Net, run the behavioural checks and measure FLOPs. Then, for each
-  epoch, `learn` on the training batches, save a checkpoint and send the val hypotheses.
-  The parent scores them and writes its verdict (`trial.control`) before the next epoch.
+  epoch, `learn` on the training batches, save a checkpoint and the resume state
+  (`trial.resume_state`) and send the val hypotheses. The parent scores them and writes
+  its verdict (`trial.control`) before the next epoch. With `resume_after` in the request,
+  the child skips the checks, loads the resume state, sends the saved epoch's record
+  again and trains on from the next epoch; it starts afresh when the state cannot be used.
 - `evaluate`: build Net, load one checkpoint and send the hypotheses of one split.
-Records sent to the parent: `phase`, `built`, `checks`, `costs`, `epoch`, `stopped`,
-`result` and `error`. The parent never receives references from here and the child
+Records sent to the parent: `phase`, `built`, `checks`, `costs`, `resumed`, `epoch`,
+`stopped`, `result` and `error`. The parent never receives references from here and the child
 never reads them.
 """
 
@@ -22,7 +25,7 @@ import torch
 
 from nncaption.data.loader import TrainBatches
 from nncaption.data.vocab import Vocab
-from nncaption.trial import control
+from nncaption.trial import control, resume_state
 from nncaption.trial.costs import flops_per_image, peak_memory
 from nncaption.trial.decode import NonFiniteLogits, teacher_forcing_logits
 from nncaption.trial.modload import load_candidate
@@ -103,38 +106,111 @@ def _hyperparameters(module: Any, suggested: dict[str, Any]) -> dict[str, Any]:
 def _train(request: dict[str, Any], channel: Any) -> None:
     started = time.monotonic()
     device = resolve_device(str(request.get("device", "cpu")))
-    model, prm = _build(request, channel, device)
-    parameters = sum(p.numel() for p in model.parameters())
-    channel.send({"type": "built", "parameters": parameters, "prm": prm, "device": str(device),
-                  "seconds": time.monotonic() - started})
-    if parameters > int(request["param_budget"]):
-        raise TrialFailure("smoke_failed", "behaviour", f"{parameters} parameters exceed the budget of {request['param_budget']}")
-
-    seed = int(request["seed"])
+    model, prm, parameters = _build_within_budget(request, channel, device, started)
+    seed, threads = int(request["seed"]), int(request.get("threads", 1))
     batches = TrainBatches(Path(request["cache_dir"]), int(request["batch_size"]), seed)
     vocab = Vocab.load(Path(request["cache_dir"]) / "vocab.json")
-    _run_behaviour_checks(request, channel, prm, batches, device)
-    probe_images, probe_captions = _probe_batch(batches)
-    flops = flops_per_image(model, probe_images.to(device), probe_captions.to(device))
-    channel.send({"type": "costs", "parameters": parameters, "flops_per_image": flops})
-
-    # Training starts from the same random state whatever the checks consumed.
-    seed_everything(seed, int(request.get("threads", 1)))
-    channel.send({"type": "phase", "name": "train_setup"})
-    _call_candidate(lambda: model.train_setup(prm), "train_setup")
-    Path("checkpoints").mkdir(exist_ok=True)
     epochs = int(request["epochs"])
-    for epoch in range(1, epochs + 1):
-        _run_epoch(request, channel, model, batches, vocab, device, epoch, (probe_images, probe_captions))
+    Path("checkpoints").mkdir(exist_ok=True)
+
+    # A resumed trial continues after the epoch of its resume state. When that state cannot
+    # be used, the Net is rebuilt from the seed, so the fresh start equals a first run.
+    state = _resume(request, channel, model, prm, device) if "resume_after" in request else None
+    if state is None and "resume_after" in request:
+        seed_everything(seed, threads)
+        model, prm, parameters = _build_within_budget(request, channel, device, started)
+    probe = _probe_batch(batches)
+    if state is None:
+        flops = _prepare_training(request, channel, model, prm, batches, device, probe)
+        next_epoch = 1
+    else:
+        flops = None  # measured by the first run; the parent keeps that figure
+        next_epoch = _replay_epoch(channel, model, state, epochs)
+
+    for epoch in range(next_epoch, epochs + 1):
+        _run_epoch(request, channel, model, batches, vocab, device, epoch, probe)
         if epoch < epochs and not _parent_continues(channel, epoch):
             break
     channel.send({"type": "result", "mode": "train", "parameters": parameters, "flops_per_image": flops,
                   "seconds": time.monotonic() - started, **peak_memory(device)})
 
 
+def _build_within_budget(request: dict[str, Any], channel: Any, device: torch.device,
+                         started: float) -> tuple[torch.nn.Module, dict[str, Any], int]:
+    model, prm = _build(request, channel, device)
+    parameters = sum(p.numel() for p in model.parameters())
+    channel.send({"type": "built", "parameters": parameters, "prm": prm, "device": str(device),
+                  "seconds": time.monotonic() - started})
+    if parameters > int(request["param_budget"]):
+        raise TrialFailure("smoke_failed", "behaviour", f"{parameters} parameters exceed the budget of {request['param_budget']}")
+    return model, prm, parameters
+
+
+def _prepare_training(request: dict[str, Any], channel: Any, model: torch.nn.Module, prm: dict[str, Any],
+                      batches: TrainBatches, device: torch.device, probe: tuple[torch.Tensor, torch.Tensor]) -> float | None:
+    """Run the behavioural checks, measure FLOPs and call train_setup; return the FLOPs per image."""
+    _run_behaviour_checks(request, channel, prm, batches, device)
+    flops = flops_per_image(model, probe[0].to(device), probe[1].to(device))
+    channel.send({"type": "costs", "parameters": sum(p.numel() for p in model.parameters()), "flops_per_image": flops})
+
+    # Training starts from the same random state whatever the checks consumed.
+    seed_everything(int(request["seed"]), int(request.get("threads", 1)))
+    channel.send({"type": "phase", "name": "train_setup"})
+    _call_candidate(lambda: model.train_setup(prm), "train_setup")
+    return flops
+
+
+def _resume(request: dict[str, Any], channel: Any, model: torch.nn.Module, prm: dict[str, Any],
+            device: torch.device) -> dict[str, Any] | None:
+    """Call train_setup and load the resume state into the Net.
+
+    Sends a `resumed` record with the epoch of the state, or with epoch 0 and the reason
+    when the state is missing, unreadable or does not fit; then returns None.
+    """
+    channel.send({"type": "phase", "name": "resume"})
+    try:
+        state = resume_state.read(resume_state.RESUME_FILE, device)
+        _check_resume_epoch(int(state["epoch"]), int(request["resume_after"]), int(request["epochs"]))
+        seed_everything(int(request["seed"]), int(request.get("threads", 1)))
+        _call_candidate(lambda: model.train_setup(prm), "train_setup")
+        resume_state.load_into(state, model)
+    except resume_state.ResumeError as exc:
+        channel.send({"type": "resumed", "epoch": 0, "reason": str(exc)})
+        return None
+    # Decoding val left every module in eval mode at the end of the saved epoch.
+    model.eval()
+    channel.send({"type": "resumed", "epoch": int(state["epoch"])})
+    return state
+
+
+def _check_resume_epoch(epoch: int, journal_epochs: int, epochs: int) -> None:
+    """The parent has scored epochs 1..journal_epochs; the state must continue from there or one epoch later."""
+    if not 1 <= epoch <= epochs:
+        raise resume_state.ResumeError(f"the resume state is from epoch {epoch}, outside 1..{epochs}")
+    if epoch not in (journal_epochs, journal_epochs + 1):
+        raise resume_state.ResumeError(f"the resume state is from epoch {epoch} but the parent's epoch journal "
+                                       f"ends at epoch {journal_epochs}")
+
+
+def _replay_epoch(channel: Any, model: torch.nn.Module, state: dict[str, Any], epochs: int) -> int:
+    """Send the saved epoch's record again and wait for the verdict; return the next epoch to train.
+
+    The parent drops its scores from this epoch on when it reads the `resumed` record, so the
+    replayed record is scored again and yields the same verdict as the first time.
+    """
+    epoch = int(state["epoch"])
+    checkpoint = Path("checkpoints") / f"epoch_{epoch}.pt"
+    if not checkpoint.is_file():
+        torch.save(state["model"], checkpoint)
+    channel.send({**state["record"], "replayed": True})
+    if epoch < epochs and not _parent_continues(channel, epoch):
+        return epochs + 1
+    return epoch + 1
+
+
 def _run_epoch(request: dict[str, Any], channel: Any, model: torch.nn.Module, batches: TrainBatches, vocab: Vocab,
                device: torch.device, epoch: int, probe: tuple[torch.Tensor, torch.Tensor]) -> None:
-    """Train one epoch, check its health, save its checkpoint and send its val hypotheses."""
+    """Train one epoch, check its health, save its checkpoint and resume state, and send its val hypotheses."""
     limit = request.get("epoch_time_limit_s")
     phase: dict[str, Any] = {"type": "phase", "name": f"epoch-{epoch}"}
     if limit:
@@ -155,10 +231,12 @@ def _run_epoch(request: dict[str, Any], channel: Any, model: torch.nn.Module, ba
     hypotheses = _decode_or_diverge(model, vocab, request, "val", device)
     eval_seconds = time.monotonic() - eval_started
     own = own_inference_split(model, vocab, request, "val", device) if request.get("score_own_inference") else None
-    channel.send({"type": "epoch", "epoch": epoch, "train_loss": train_loss, "probe_loss": probe_loss,
-                  "train_seconds": train_seconds, "eval_seconds": eval_seconds, "hypotheses": hypotheses,
-                  "own": own, "images_per_second": len(batches.images) / max(train_seconds, 1e-9),
-                  **peak_memory(device)})
+    record = {"type": "epoch", "epoch": epoch, "train_loss": train_loss, "probe_loss": probe_loss,
+              "train_seconds": train_seconds, "eval_seconds": eval_seconds, "hypotheses": hypotheses,
+              "own": own, "images_per_second": len(batches.images) / max(train_seconds, 1e-9), **peak_memory(device)}
+    # Saved before the record is sent: the parent journals an epoch only after its resume state exists.
+    resume_state.save(resume_state.RESUME_FILE, model, epoch, record)
+    channel.send(record)
 
 
 def _parent_continues(channel: Any, epoch: int) -> bool:

@@ -9,6 +9,7 @@ scoring of the trial.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
@@ -26,7 +27,7 @@ from nncaption.metrics import evaluate
 from nncaption.sandbox import SandboxLimits, run_in_sandbox
 from nncaption.sandbox.outcome import classify_failure
 from nncaption.status import Status
-from nncaption.trial import control
+from nncaption.trial import control, journal, resume_state
 from nncaption.trial.decode import DECODING_METHODS
 from nncaption.trial.protocol import (
     SELECTION_METRIC,
@@ -78,6 +79,7 @@ class TrialOutcome:
     cuda_peak_bytes: int | None = None
     seconds_per_epoch: float | None = None  # mean training seconds per epoch
     images_per_second: float | None = None  # mean training throughput
+    resumed_from_epoch: int | None = None  # the epoch whose resume state this run continued from
 
     @property
     def best(self) -> EpochScore | None:
@@ -98,18 +100,65 @@ def epoch_time_limit(config: RunConfig) -> float:
 
 
 class _TrialState:
-    """Parent-side state of a running training child: the outcome so far, the best epoch and the timings."""
+    """Parent-side state of a running training child: the outcome so far, the best epoch and the timings.
+
+    Journals each scored epoch (`trial.journal`) before its verdict, and takes over the
+    journaled epochs when the trial resumes.
+    """
 
     def __init__(self, outcome: TrialOutcome, trial_dir: Path, config: RunConfig, references: dict[str, list[str]],
                  on_epoch: Callable[[EpochScore], None] | None) -> None:
         self.outcome, self.trial_dir, self.config, self.references = outcome, trial_dir, config, references
         self.on_epoch = on_epoch
-        self.started = time.monotonic()
+        self.run_started = time.monotonic()  # when this run of the trial began
+        self.journal: list[dict[str, Any]] = []  # epoch entries of the interrupted run, when resuming
+        self.setup: dict[str, Any] | None = None
+        self._restore([])
+
+    def _restore(self, entries: list[dict[str, Any]]) -> None:
+        """Reset to the state after the journaled `entries`: no epochs when the list is empty."""
+        self.outcome.epochs, self.outcome.best_epoch, self.outcome.stop_reason = [], None, ""
         self.best_score = -1.0
         self.best_hypotheses: dict[str, str] = {}
         self.stopped_for_time = ""
         self.epoch_seconds: list[float] = []  # wall-clock per epoch: training, decoding, scoring, verdict
-        self.epoch_mark = self.started  # when the current epoch began, as the parent sees it
+        for entry in entries:
+            score = EpochScore(**entry["score"])
+            self.outcome.epochs.append(score)
+            if entry.get("epoch_seconds") is not None:
+                self.epoch_seconds.append(float(entry["epoch_seconds"]))
+            if score.val_metrics[SELECTION_METRIC] > self.best_score:
+                self.best_score, self.outcome.best_epoch = score.val_metrics[SELECTION_METRIC], score.epoch
+                self.best_hypotheses = dict(entry.get("hypotheses") or {})
+                self._write_best_hypotheses(self.best_hypotheses, entry.get("own_hypotheses"))
+        # Seconds the interrupted run had spent up to the last kept epoch count against the trial limit.
+        self.spent_before = float(entries[-1]["elapsed_s"]) if entries else 0.0
+        if not entries and self.setup is not None:
+            self.spent_before = float(self.setup["elapsed_s"])
+        self.started = self.run_started - self.spent_before
+        self.epoch_mark = time.monotonic()  # when the current epoch began, as the parent sees it
+
+    def resume_from_journal(self) -> int | None:
+        """Take over the journaled epochs and return how many there are. Return None, with a warning, without a usable journal."""
+        self.setup = journal.read_setup(self.trial_dir)
+        if self.setup is None:
+            log.warning("trial %s: no epoch journal from an earlier run, so training starts from epoch 1", self.trial_dir)
+            return None
+        self.journal = journal.read_epochs(self.trial_dir)
+        try:
+            self._restore(self.journal)
+        except (KeyError, TypeError, ValueError) as exc:  # a journal written by another version of this code
+            log.warning("trial %s: the epoch journal does not fit this version (%s: %s), so training starts from epoch 1",
+                        self.trial_dir, type(exc).__name__, exc)
+            self.setup, self.journal = None, []
+            self._restore([])
+            return None
+        self.outcome.checks = list(self.setup.get("checks", []))
+        self.outcome.flops_per_image = self.setup.get("flops_per_image")
+        if self.on_epoch is not None:
+            for score in self.outcome.epochs:
+                self.on_epoch(score)
+        return len(self.journal)
 
     def on_record(self, record: dict[str, Any]) -> None:
         kind, outcome = record["type"], self.outcome
@@ -120,34 +169,65 @@ class _TrialState:
             outcome.checks = list(record.get("results", []))
         elif kind == "costs":
             outcome.flops_per_image = record.get("flops_per_image")
+            journal.write_setup(self.trial_dir, outcome.checks, outcome.flops_per_image, time.monotonic() - self.started)
         elif kind == "phase" and record.get("name") == "train_setup":
             self.epoch_mark = time.monotonic()
+        elif kind == "resumed":
+            self._on_resumed(int(record["epoch"]), str(record.get("reason", "")))
         elif kind == "epoch":
             self._on_epoch(record)
         if kind in ("epoch", "result"):
             _note_memory(outcome, record)
 
+    def _on_resumed(self, epoch: int, reason: str) -> None:
+        """Keep the journaled epochs before the child's resumed `epoch`, or drop them all when it starts afresh (epoch 0)."""
+        if epoch == 0:
+            log.warning("trial %s: resume state not used, so training starts from epoch 1: %s", self.trial_dir, reason)
+            self.setup, self.journal = None, []
+            journal.clear(self.trial_dir)
+            self._restore([])
+            return
+        # The child sends the record of `epoch` again, and the parent scores it and decides the verdict anew.
+        log.info("trial %s resumes after epoch %d", self.trial_dir, epoch)
+        self.outcome.resumed_from_epoch = epoch
+        self._restore(self.journal[: epoch - 1])
+        journal.drop_from(self.trial_dir, epoch)
+
     def _on_epoch(self, record: dict[str, Any]) -> None:
+        if record.get("replayed"):
+            # The replayed epoch trained in the interrupted run: count its training and decoding time.
+            shift = float(record.get("train_seconds") or 0.0) + float(record.get("eval_seconds") or 0.0)
+            self.started -= shift
+            self.epoch_mark -= shift
         score, hypotheses = _score_epoch(record, self.references)
         self.outcome.epochs.append(score)
+        entry: dict[str, Any] = {"score": dataclasses.asdict(score), "hypotheses": None, "own_hypotheses": None}
         if score.val_metrics[SELECTION_METRIC] > self.best_score:
             self.best_score, self.outcome.best_epoch = score.val_metrics[SELECTION_METRIC], score.epoch
             self.best_hypotheses = hypotheses
-            _write_results(self.trial_dir / "val_hypotheses.json", hypotheses)
             own = (record.get("own") or {}).get("hypotheses")
-            if own is not None:
-                _write_results(self.trial_dir / "val_hypotheses_own.json", _complete(own, self.references))
+            entry["hypotheses"] = hypotheses
+            entry["own_hypotheses"] = None if own is None else _complete(own, self.references)
+            self._write_best_hypotheses(hypotheses, entry["own_hypotheses"])
         _prune_checkpoints(self.trial_dir, keep={self.outcome.best_epoch, score.epoch})
-        if score.epoch < self.config.trial.epochs:
-            self._send_verdict(score)
-        if self.on_epoch is not None:
-            self.on_epoch(score)
 
-    def _send_verdict(self, score: EpochScore) -> None:
-        assert self.outcome.best_epoch is not None
         now = time.monotonic()
         self.epoch_seconds.append(now - self.epoch_mark)
         self.epoch_mark = now
+        entry.update(epoch_seconds=self.epoch_seconds[-1], elapsed_s=now - self.started)
+        journal.write_epoch(self.trial_dir, entry)
+        if score.epoch < self.config.trial.epochs:
+            self._send_verdict(score, now)
+        if self.on_epoch is not None:
+            self.on_epoch(score)
+
+    def _write_best_hypotheses(self, hypotheses: dict[str, str], own: dict[str, str] | None) -> None:
+        _write_results(self.trial_dir / "val_hypotheses.json", hypotheses)
+        if own is not None:
+            _write_results(self.trial_dir / "val_hypotheses_own.json", own)
+
+    def _send_verdict(self, score: EpochScore, now: float) -> None:
+        assert self.outcome.best_epoch is not None
         decision = decide_after_epoch(
             score.epoch, self.outcome.best_epoch, self.best_score, self.config.trial.patience,
             score.train_seconds or 0.0, epoch_time_limit(self.config), now - self.started,
@@ -170,12 +250,26 @@ def run_trial(
     param_budget: int,
     on_epoch: Callable[[EpochScore], None] | None = None,
     seed: int | None = None,
+    resume: bool = False,
+    keep_resume_state: bool = False,
+    gpu: str | None = None,
 ) -> TrialOutcome:
     """Train and score one model file under the run's protocol.
 
     `seed` seeds Python, NumPy, torch and the data order of this trial; None uses
     `config.trial.seed`. The val and test subsets depend on `config.trial.subset_seed`
     only, so every trial of a run is scored on the same images.
+
+    With `resume`, an earlier run of the same trial in `trial_dir` that was interrupted
+    continues after its last saved epoch: the journaled epoch scores are taken over
+    (`on_epoch` is called for each) and the trial process loads its resume state. Without
+    a usable journal or resume state the trial starts from epoch 1, with a warning. The
+    resume state is deleted at the end unless `keep_resume_state`: a caller that resumes
+    after a crash of its own keeps it until the outcome is stored, then calls
+    `discard_resume_state`.
+
+    `gpu` runs the trial on that one GPU, named as CUDA_VISIBLE_DEVICES names it: the trial
+    process sees only it, as `cuda`. None leaves the device to `config.trial.device`.
     """
     check_trial_config(config)
     trial_dir.mkdir(parents=True, exist_ok=True)
@@ -188,10 +282,20 @@ def run_trial(
     outcome = TrialOutcome(Status.TRAINED, seed=seed)
     outcome.constant_val_bleu4 = constant_caption_bleu4(prepared.manifest, val_references, val_indices is None)
     state = _TrialState(outcome, trial_dir, config, val_references, on_epoch)
+    journal_epochs = state.resume_from_journal() if resume else None
+    if journal_epochs is None:
+        journal.clear(trial_dir)
+        discard_resume_state(trial_dir)
+    else:
+        request["resume_after"] = journal_epochs
 
-    limits = SandboxLimits(wall_seconds=config.trial.timeout_s, threads=config.trial.threads)
+    # NOTE: the wall-clock limit of the trial process restarts with each run of a trial. The parent's
+    # projection after each epoch normally stops training first, and it counts the time spent before.
+    limits = SandboxLimits(wall_seconds=config.trial.timeout_s, threads=config.trial.threads, cuda_visible_devices=gpu)
+    if gpu is not None:
+        request["device"] = "cuda"
     result = run_in_sandbox(CHILD_ENTRY, request, trial_dir, limits, state.on_record)
-    outcome.seconds = result.seconds
+    outcome.seconds = state.spent_before + result.seconds
     _summarise_costs(outcome)
     if any(r["type"] == "result" for r in result.records):
         outcome.status, outcome.message = _health(outcome, state)
@@ -204,8 +308,16 @@ def run_trial(
         test_references = _subset_references(prepared, "test", test_indices)
         if not _score_test(outcome, request, trial_dir, test_indices, test_references, limits):
             outcome.status, outcome.message = Status.TRAIN_ERROR, "test evaluation of the selected epoch failed"
+    if not keep_resume_state:
+        discard_resume_state(trial_dir)
     _prune_checkpoints(trial_dir, keep={outcome.best_epoch})
     return outcome
+
+
+def discard_resume_state(trial_dir: Path) -> None:
+    """Delete the resume state of a trial once its outcome is final. The epoch checkpoints stay."""
+    for path in resume_state.state_files(trial_dir):
+        path.unlink(missing_ok=True)
 
 
 def check_trial_config(config: RunConfig) -> None:
@@ -355,5 +467,5 @@ def _prune_checkpoints(trial_dir: Path, keep: set[int | None]) -> None:
     for path in folder.glob("epoch_*.pt"):
         if int(path.stem.split("_")[1]) not in keep:
             path.unlink(missing_ok=True)
-    if keep == {None}:
-        shutil.rmtree(folder, ignore_errors=True)
+    if keep == {None} and not any(folder.iterdir()):
+        folder.rmdir()
