@@ -63,7 +63,15 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     started = time.monotonic()
     search = open_run(args.run_dir, config, _data_progress)
-    progress = _Progress(config.search.candidates)
+    try:
+        _search_and_report(search, args.run_dir, started)
+    finally:
+        search.close()
+    return 0
+
+
+def _search_and_report(search: Any, run_dir: Any, started: float) -> None:
+    progress = _Progress(search.config.search.candidates)
     progress.bar.update(sum(1 for r in search.store.candidates() if r["status"] not in ("pending", "running", "repairing")))
     try:
         run_search(search, progress)
@@ -72,10 +80,9 @@ def run(args: argparse.Namespace) -> int:
     # Wall-clock time over every run of this directory, so a resumed run reports the whole search.
     elapsed = float(search.store.get_meta("elapsed_s", time.monotonic() - started))
     print_summary(search.store.candidates(), search, elapsed)
-    search.store.close()
-    if config.search.report:
-        print(f"report: {write_report(args.run_dir)}")
-    return 0
+    search.store.close()  # the report opens the store on its own; the run lock stays held until it is written
+    if search.config.search.report:
+        print(f"report: {write_report(run_dir)}")
 
 
 def print_summary(rows: list[Any], search: Any, seconds: float) -> None:

@@ -4,14 +4,15 @@ For each candidate index the generator's proposal is stored before anything else
 to it, so a resumed run never requests it again. The proposal is validated, compared with
 the earlier candidates by structural hash, and trained in a trial process on one of
 `search.workers` slots. `nncaption.search.driver` schedules these steps. Running the same
-command on the same run directory resumes: finished candidates are kept, interrupted ones
-are trained again from their start.
+command on the same run directory resumes: finished candidates are kept, and interrupted
+trials continue after their last finished epoch. One search at a time may use a run
+directory (`search.run_lock`).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,6 +22,7 @@ from nncaption.data.cache import PreparedData
 from nncaption.data.prepare import prepare_data
 from nncaption.errors import ConfigError, UsageError
 from nncaption.generate import GENERATORS, DataFacts, GenerationContext, Generator, load_generators
+from nncaption.search.run_lock import RunLock
 from nncaption.store import Store
 from nncaption.trial.runner import EpochScore
 
@@ -52,9 +54,16 @@ class SearchRun:
     generator: Generator
     param_budget: int
     generator_threads: int = 1  # proposals and repair rounds requested at the same time
+    lock: RunLock | None = field(default=None, repr=False)  # held until `close`
 
     def candidate_dir(self, candidate_id: int) -> Path:
         return self.run_dir / "candidates" / f"{candidate_id:04d}"
+
+    def close(self) -> None:
+        """Close the store and free the run directory for another search."""
+        self.store.close()
+        if self.lock is not None:
+            self.lock.release()
 
 
 def open_run(run_dir: Path, config: RunConfig, progress: Any = None) -> SearchRun:
@@ -67,6 +76,15 @@ def open_run(run_dir: Path, config: RunConfig, progress: Any = None) -> SearchRu
         (run_dir / "candidates").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create the run directory {run_dir}: {exc.strerror}; choose a writable path") from exc
+    lock = RunLock(run_dir)
+    try:
+        return _open_locked(run_dir, config, progress, lock)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _open_locked(run_dir: Path, config: RunConfig, progress: Any, lock: RunLock) -> SearchRun:
     _check_same_config(run_dir / "config.yaml", config)
     dump_config(config, run_dir / "config.yaml")
 
@@ -82,7 +100,7 @@ def open_run(run_dir: Path, config: RunConfig, progress: Any = None) -> SearchRu
     store.set_meta("data", {"path": str(prepared.path), "manifest": prepared.manifest})
     # The composer is CPU work and fast; LLM generators overlap up to generator.concurrency requests.
     threads = 1 if config.generator.kind == "composer" else max(1, config.generator.concurrency)
-    return SearchRun(run_dir, config, store, prepared, generator, param_budget, threads)
+    return SearchRun(run_dir, config, store, prepared, generator, param_budget, threads, lock)
 
 
 def _check_same_config(path: Path, config: RunConfig) -> None:
