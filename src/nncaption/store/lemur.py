@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from nncaption.config import RunConfig, load_config
-from nncaption.errors import UsageError
+from nncaption.errors import StoreError, UsageError
 from nncaption.search.candidates import code_path
 from nncaption.store.sqlite import Store
 
@@ -65,14 +65,25 @@ def export_lemur(run_dir: Path, out_dir: Path, prefix: str = "nncap") -> list[Ex
     if not (run_dir / "store.sqlite").is_file():
         raise UsageError(f"{run_dir} has no store.sqlite; pass the run directory of an nncaption search (its --run-dir)")
     config = load_config(run_dir / "config.yaml")
-    store = Store(run_dir / "store.sqlite")
+    store = Store(run_dir / "store.sqlite", create=False)
     try:
-        exported = [_export_one(store, run_dir, out_dir, row, config, prefix)
-                    for row in store.candidates() if row["status"] == "trained"]
+        trained = [row for row in store.candidates() if row["status"] == "trained"]
+        _check_model_files(run_dir, trained)
+        exported = [_export_one(store, run_dir, out_dir, row, config, prefix) for row in trained]
     finally:
         store.close()
     log.info("exported %d models to %s", len(exported), out_dir)
     return exported
+
+
+def _check_model_files(run_dir: Path, rows: list[Any]) -> None:
+    """Raise StoreError, before anything is written, when a trained candidate's model file is missing."""
+    missing = [path for row in rows
+               if not (path := code_path(run_dir / "candidates" / f"{row['id']:04d}", int(row["attempt"]))).is_file()]
+    if missing:
+        shown = ", ".join(str(path) for path in missing[:3])
+        raise StoreError(f"{len(missing)} trained candidate model file(s) missing from {run_dir}: {shown}"
+                         f"{' ...' if len(missing) > 3 else ''}; copy the run directory with its candidates/ folder")
 
 
 def _export_one(store: Store, run_dir: Path, out_dir: Path, row: Any, config: RunConfig, prefix: str) -> ExportedModel:

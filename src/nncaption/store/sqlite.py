@@ -128,8 +128,13 @@ FINAL_STATES_EXCLUDED = ("pending", "running")
 class Store:
     """Access to one run's store.sqlite."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, create: bool = True) -> None:
+        """Open `path`; with `create` False, a missing or empty file is an error rather than a new store."""
         self.path = Path(path)
+        if not create and (not self.path.is_file() or self.path.stat().st_size == 0):
+            found = "is empty (0 bytes)" if self.path.is_file() else "does not exist"
+            raise StoreError(f"the run store {self.path} {found}; pass the run directory of an nncaption search "
+                             "that has stored at least one candidate")
         try:
             self.connection = sqlite3.connect(self.path, timeout=30.0)
             self.connection.row_factory = sqlite3.Row
