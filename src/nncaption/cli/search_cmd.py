@@ -15,7 +15,7 @@ from nncaption.cli.common import add_config_options, config_from_args
 from nncaption.cli.tables import format_table
 from nncaption.report import write_report
 from nncaption.search.loop import open_run, run_search
-from nncaption.trial.runner import EpochScore
+from nncaption.trial.runner import EpochScore, constant_caption_scores
 
 SAMPLE_CAPTIONS = 5
 
@@ -96,9 +96,14 @@ def print_summary(rows: list[Any], search: Any, seconds: float) -> None:
     print(format_table(headers, table))
 
     trained = [r for r in rows if r["status"] == "trained"]
-    constant = search.prepared.manifest["constant_caption"]
+    constant = constant_caption_scores(search.prepared, search.config)
     print(f"\n{len(trained)}/{len(rows)} candidates trained in {seconds / 60:.1f} min; run directory: {search.run_dir}")
-    print(f"best constant caption: \"{constant['caption']}\" (val BLEU-4 {constant['val_bleu4']:.3f}, test BLEU-4 {constant['test_bleu4']:.3f})")
+    if constant is None:
+        return
+    subsets = [f"{constant[f'{split}_images']} {split}" for split in ("val", "test") if f"{split}_images" in constant]
+    images = f" on the candidates' {' and '.join(subsets)} images" if subsets else ""
+    print(f"best constant caption: \"{constant['caption']}\" (val BLEU-4 {constant['val_bleu4']:.3f}, "
+          f"test BLEU-4 {constant['test_bleu4']:.3f}{images})")
     scored = [r for r in trained if r["test_bleu4"] is not None]
     if not scored:
         return

@@ -94,6 +94,30 @@ def subset_indices(prepared: PreparedData, split: str, count: int, seed: int) ->
     return sorted(random.Random(f"{split}-{seed}").sample(range(total), count))
 
 
+def constant_caption_scores(prepared: PreparedData, config: RunConfig) -> dict[str, Any] | None:
+    """Return the best constant caption and its val and test BLEU-4 on the images the trials are scored on.
+
+    The manifest's figures cover the whole splits. With `data.val_images` or
+    `data.test_images` subsets, the caption is scored again on the same subsets as every
+    trial, so a candidate and the constant caption are compared on the same images.
+    Returns None when the manifest has no constant caption.
+    """
+    constant = prepared.manifest.get("constant_caption")
+    if not constant:
+        return None
+    scores: dict[str, Any] = {"caption": constant["caption"]}
+    for split, count in (("val", config.data.val_images), ("test", config.data.test_images)):
+        indices = subset_indices(prepared, split, count, config.trial.subset_seed)
+        if indices is None or not constant.get("caption"):
+            scores[f"{split}_bleu4"] = float(constant[f"{split}_bleu4"])
+            continue
+        references = _subset_references(prepared, split, indices)
+        hypotheses = {key: constant["caption"] for key in references}
+        scores[f"{split}_bleu4"] = evaluate(references, hypotheses, ["bleu"])[SELECTION_METRIC]
+        scores[f"{split}_images"] = len(indices)
+    return scores
+
+
 def epoch_time_limit(config: RunConfig) -> float:
     """Return the per-epoch training time limit in seconds: the configured one, else the trial limit split over the epochs."""
     return config.trial.epoch_time_limit_s or config.trial.timeout_s / max(1, config.trial.epochs)
