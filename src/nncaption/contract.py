@@ -80,9 +80,19 @@ BANNED_SUBMODULES: frozenset[str] = frozenset(
         "torch.multiprocessing",
         "torch.distributed",
         "torch.package",
+        "torch.serialization",  # pickle-based load and save, and the os, io and pickle modules it imports
+        "torch.onnx",  # exports write files
+        "torch.export",
+        "torch.utils.tensorboard",
+        "torch.utils.collect_env",  # runs shell commands
+        "torch._dynamo",  # the machinery behind torch.compile
+        "torch._inductor",
         "numpy.ctypeslib",
         "numpy.f2py",
         "numpy.distutils",
+        "numpy.lib.npyio",
+        "numpy.lib.format",  # open_memmap and the .npy reader and writer
+        "numpy.testing",
         "torchvision.io",
         "torchvision.datasets",
     }
@@ -113,6 +123,19 @@ BANNED_CALLS: frozenset[str] = frozenset(
         "numpy.genfromtxt",
         "numpy.fromfile",
         "numpy.memmap",
+        "numpy.fromregex",
+        "numpy.rec.fromfile",
+        "numpy.lib.format.open_memmap",
+    }
+)
+# Methods that read or write files or shared memory, whatever object they are called on:
+# `ndarray.tofile` and `ndarray.dump`, `UntypedStorage.from_file`, `ScriptModule.save`.
+# A method reached through `self` is the model's own and is not checked.
+BANNED_METHODS: frozenset[str] = frozenset(
+    {
+        "tofile", "dump", "from_file", "open_memmap", "save", "share_memory_",
+        "_share_filename_cpu_", "_new_shared_filename_cpu", "_share_fd_cpu_", "_new_shared_fd_cpu",
+        "export_chrome_trace", "export_stacks", "export_memory_timeline",
     }
 )
 # Modules that no candidate may name, imported or reached through another module.
@@ -122,6 +145,9 @@ BANNED_MODULE_NAMES: frozenset[str] = frozenset(
         "builtins", "urllib", "urllib3", "http", "requests", "httpx", "ftplib", "smtplib",
         "telnetlib", "socketserver", "ssl", "asyncio", "pickle", "marshal", "shelve",
         "multiprocessing", "threading", "tempfile", "glob", "pty", "mmap", "resource",
+        # Reachable as attributes of torch and numpy modules, e.g. torch.inspect, torch.cuda.graphs.gc.
+        "io", "codecs", "tarfile", "zipfile", "gzip", "bz2", "lzma", "gc", "inspect",
+        "logging", "linecache", "runpy", "zipimport", "posix", "fcntl", "sqlite3", "webbrowser", "pdb",
     }
 )
 # Attributes that lead from any object to globals, builtins or arbitrary classes.
@@ -129,6 +155,8 @@ DUNDER_ESCAPES: frozenset[str] = frozenset(
     {
         "__globals__", "__subclasses__", "__builtins__", "__code__", "__bases__", "__base__",
         "__mro__", "__closure__", "__loader__", "__spec__", "__import__", "__getattribute__",
+        "__dict__",  # a module's namespace: torch.__dict__["os"] or ["__builtins__"]
+        "__self__",  # a builtin function's module: len.__self__ is builtins
         "f_globals", "f_locals", "f_back", "f_builtins", "gi_frame", "cr_frame", "tb_frame",
     }
 )
@@ -216,7 +244,8 @@ RULES: tuple[Rule, ...] = (
           "Build the layers with random initialisation (weights=None).", _POL),
     _rule("banned-call", _POLICY,
           "Do not call " + ", ".join(sorted(BANNED_BUILTINS)) + ", nor file or code loaders such as "
-          + ", ".join(sorted(BANNED_CALLS)) + ".",
+          + ", ".join(sorted(BANNED_CALLS)) + ", nor the file and shared-memory methods "
+          + ", ".join(f".{name}()" for name in sorted(BANNED_METHODS)) + ".",
           "Remove the call; a model file computes, it never reads files or runs code.", _POL),
     _rule("banned-module", _POLICY,
           "Do not name " + ", ".join(sorted(BANNED_MODULE_NAMES)) + ", not even as an attribute of another module.",

@@ -273,9 +273,43 @@ def test_retry_after_in_seconds_is_used():
             self.response = Response(value)
 
     assert _retry_after(Error("1.5")) == 1.5
-    assert _retry_after(Error("100000")) == 120.0
+    assert _retry_after(Error("100000")) == 100000.0
     assert _retry_after(Error("nan")) is None
     assert _retry_after(Error("-1")) is None
+
+
+def test_retry_after_over_cap_is_named(mock_llm, monkeypatch, caplog):
+    from nncaption.generate.llm import openai_backend
+
+    waits: list[float] = []
+    monkeypatch.setattr(openai_backend, "sleep_cancellable", waits.append)
+    mock_llm.script = [{"status": 429, "headers": {"retry-after": "100000"}}, {"content": "fine"}]
+    with caplog.at_level("WARNING", logger="nncaption.generate.llm.openai_backend"):
+        reply = _backend(mock_llm).complete(MESSAGES, max_tokens=50, key=KEY)
+
+    assert reply.content == "fine"
+    assert waits == [120.0]
+    assert "Retry-After requested 100000 s; waits are capped at 120 s" in reply.errors[0]
+    assert "in 120.0 s" in caplog.text
+
+
+def test_empty_choices_retried_then_named(mock_llm):
+    mock_llm.script = [{"raw": '{"choices": []}'}, {"content": "fine"}]
+    reply = _backend(mock_llm).complete(MESSAGES, max_tokens=50, key=KEY)
+    assert reply.content == "fine"
+    assert reply.attempt == 2
+    assert "empty 'choices' list" in reply.errors[0]
+
+
+def test_status_without_body_named_once():
+    from nncaption.generate.llm.openai_backend import _error_text
+
+    class Error:
+        status_code = 429
+        body = None
+        message = "Error code: 429"
+
+    assert _error_text(Error()) == "no error message in the response body"
 
 
 def test_hung_request_is_abandoned_on_cancel(mock_llm):

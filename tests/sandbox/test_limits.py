@@ -25,6 +25,43 @@ def test_default_memory_divides_by_slots() -> None:
     assert four <= one
 
 
+def test_default_memory_from_available(monkeypatch) -> None:
+    from nncaption.sandbox import limits
+
+    monkeypatch.setattr(limits, "machine_memory_bytes", lambda: 32 * GIB)
+    monkeypatch.setattr(limits, "available_memory_bytes", lambda: 10 * GIB)
+    limits.memory_at_start.cache_clear()
+    try:
+        assert default_memory_bytes(1) == int(0.8 * 10 * GIB)
+        assert default_memory_bytes(2) == int(0.4 * 10 * GIB)
+        # A later drop in available memory leaves the limit as measured at the first call.
+        monkeypatch.setattr(limits, "available_memory_bytes", lambda: 1 * GIB)
+        assert default_memory_bytes(1) == int(0.8 * 10 * GIB)
+    finally:
+        limits.memory_at_start.cache_clear()
+
+
+def test_default_memory_without_meminfo(monkeypatch) -> None:
+    from nncaption.sandbox import limits
+
+    monkeypatch.setattr(limits, "machine_memory_bytes", lambda: 8 * GIB)
+    monkeypatch.setattr(limits, "available_memory_bytes", lambda: None)
+    limits.memory_at_start.cache_clear()
+    try:
+        assert default_memory_bytes(1) == int(0.8 * 8 * GIB)
+        assert default_memory_bytes(8) == MIN_MEMORY_BYTES
+    finally:
+        limits.memory_at_start.cache_clear()
+
+
+def test_available_memory_is_positive() -> None:
+    from nncaption.sandbox.limits import available_memory_bytes, machine_memory_bytes
+
+    available = available_memory_bytes()
+    assert available is not None
+    assert 0 < available <= machine_memory_bytes()
+
+
 def test_rlimits_for_cpu_trial() -> None:
     rlimits = resolve_rlimits(SandboxLimits(wall_seconds=100, threads=2, memory_bytes=3 * GIB), None)
 

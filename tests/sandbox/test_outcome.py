@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from nncaption.sandbox.guard import POLICY_EXIT_CODE
-from nncaption.sandbox.outcome import classify_failure
+from nncaption.sandbox.outcome import classify_failure, failed_check_status
 from nncaption.sandbox.runner import SandboxResult
 from nncaption.status import Status
 
@@ -69,3 +71,41 @@ def test_exit_without_records() -> None:
     assert "ImportError: no module" in message
 
     assert classify_failure(SandboxResult(returncode=POLICY_EXIT_CODE))[0] == Status.POLICY_VIOLATION
+
+
+ALLOC_MESSAGE = (
+    "RuntimeError: [enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: "
+    "you tried to allocate 64424509440 bytes. Error code 12 (Cannot allocate memory)"
+)
+
+
+def test_failed_check_status_for_allocation() -> None:
+    assert failed_check_status("build", ALLOC_MESSAGE) == Status.OUT_OF_MEMORY
+    assert failed_check_status("forward_shape", ALLOC_MESSAGE) == Status.OUT_OF_MEMORY
+    assert failed_check_status("build", "ValueError: bad in_shape") == Status.BUILD_ERROR
+    assert failed_check_status("causality", "logits changed") == Status.SMOKE_FAILED
+
+
+class _Channel:
+    def __init__(self) -> None:
+        self.records: list[dict] = []
+
+    def send(self, record: dict) -> None:
+        self.records.append(record)
+
+
+@pytest.mark.parametrize(("message", "expected"), [(ALLOC_MESSAGE, "out_of_memory"), ("ValueError: no", "build_error")])
+def test_trial_child_reports_build_allocation_failure(monkeypatch, message: str, expected: str) -> None:
+    from nncaption.trial import child
+    from nncaption.trial.child import TrialFailure
+
+    def fail_build(request: dict, channel: object) -> None:
+        raise TrialFailure("build_error", "build", message)
+
+    monkeypatch.setattr(child, "seed_everything", lambda seed, threads: None)
+    monkeypatch.setattr(child, "_train", fail_build)
+    channel = _Channel()
+    child.main({"seed": 0, "mode": "train"}, channel)
+
+    assert channel.records[-1]["status"] == expected
+    assert channel.records[-1]["phase"] == "build"

@@ -11,6 +11,7 @@ from nncaption.contract import (
     ALLOWED_IMPORT_ROOTS,
     BANNED_BUILTINS,
     BANNED_CALLS,
+    BANNED_METHODS,
     BANNED_MODULE_NAMES,
     BANNED_SUBMODULES,
     DUNDER_ESCAPES,
@@ -109,6 +110,8 @@ def check_banned_calls(facts: ModuleFacts) -> Iterator[Violation]:
                 yield violation("banned-call", node, f"'{path}' reads, writes or loads files or code")
             elif path is not None and _under_banned_submodule(path):
                 yield violation("banned-call", node, f"'{path}' belongs to a module that model files may not use")
+            elif node.attr in BANNED_METHODS and _is_module_like(facts, node.value):
+                yield violation("banned-call", node, f"'.{node.attr}()' reads or writes files or shared memory")
         elif isinstance(node, ast.ImportFrom) and node.module:
             for alias in node.names:
                 if f"{node.module}.{alias.name}" in BANNED_CALLS:

@@ -8,6 +8,7 @@ raise it. Root could raise a hard limit, so the seccomp filter also rejects setr
 
 from __future__ import annotations
 
+import functools
 import os
 import resource
 from dataclasses import dataclass, field
@@ -17,8 +18,8 @@ from typing import Any
 GIB = 1024**3
 MIB = 1024**2
 
-# Share of the machine's memory given to all trial processes together; the rest stays
-# for the parent, the page cache and the kernel.
+# Share of the available memory (measured once, at the first trial) that all trial processes
+# together may use. The rest stays for the parent, other programs, the page cache and the kernel.
 MEMORY_SHARE = 0.8
 MIN_MEMORY_BYTES = 2 * GIB  # a fresh interpreter with torch imported maps about 1 GiB
 CPU_SECONDS_MARGIN = 30.0  # added to the derived CPU-time limit so the wall clock fires first
@@ -35,7 +36,7 @@ class SandboxLimits:
     threads: int = 1  # torch, OpenMP and BLAS threads in the child
     grace_seconds: float = 3.0  # between SIGTERM and SIGKILL
     worker_slots: int = 1  # trials that run at the same time; divides the default memory limit
-    memory_bytes: int | None = None  # None: MEMORY_SHARE of machine memory / worker_slots
+    memory_bytes: int | None = None  # None: MEMORY_SHARE of the available memory / worker_slots
     # The rlimit that enforces memory_bytes. "address_space" (RLIMIT_AS) also counts untouched
     # mappings, and CUDA reserves far more address space than it uses, so "auto" picks
     # "data" (RLIMIT_DATA, private writable memory) when a GPU is visible to the child.
@@ -77,9 +78,41 @@ def machine_memory_bytes() -> int:
     return min(total, int(text)) if text.isdigit() else total
 
 
+def available_memory_bytes() -> int | None:
+    """Memory that new processes can use now without swapping, or None where the kernel does not report it.
+
+    This is MemAvailable of /proc/meminfo, lowered to the room left under a cgroup v2 limit.
+    """
+    try:
+        meminfo = Path("/proc/meminfo").read_text(encoding="ascii")
+    except OSError:
+        return None
+    available = next((int(line.split()[1]) * 1024 for line in meminfo.splitlines() if line.startswith("MemAvailable:")), None)
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text(encoding="ascii").strip()
+        used = Path("/sys/fs/cgroup/memory.current").read_text(encoding="ascii").strip()
+    except OSError:
+        return available
+    if limit.isdigit() and used.isdigit():
+        room = max(0, int(limit) - int(used))
+        return room if available is None else min(available, room)
+    return available
+
+
+@functools.cache
+def memory_at_start() -> int:
+    """Memory the trials of this process share: the available memory at the first call, cached.
+
+    Measured once, so that trials running side by side do not shrink each other's limits.
+    """
+    total = machine_memory_bytes()
+    available = available_memory_bytes()
+    return total if available is None else min(total, available)
+
+
 def default_memory_bytes(worker_slots: int) -> int:
-    """Default memory limit of one trial: a share of the machine's memory per worker slot."""
-    share = int(MEMORY_SHARE * machine_memory_bytes() / max(1, worker_slots))
+    """Default memory limit of one trial: a share of the memory available at start, per worker slot."""
+    share = int(MEMORY_SHARE * memory_at_start() / max(1, worker_slots))
     return max(MIN_MEMORY_BYTES, share)
 
 

@@ -27,6 +27,19 @@ _OOM_PATTERN = re.compile(r"can't allocate memory|out of memory|std::bad_alloc|C
 TRACEBACK_LINES = 3
 
 
+def is_allocation_failure(message: str) -> bool:
+    """True when an error message is a failed memory allocation, whatever the exception type."""
+    return _OOM_PATTERN.search(message) is not None
+
+
+def failed_check_status(check_name: str, message: str) -> Status:
+    """Return the status of a failed behavioural check: out_of_memory for an allocation failure,
+    else build_error for the `build` check and smoke_failed for any other."""
+    if is_allocation_failure(message):
+        return Status.OUT_OF_MEMORY
+    return Status.BUILD_ERROR if check_name == "build" else Status.SMOKE_FAILED
+
+
 def classify_failure(result: SandboxResult) -> tuple[Status, str]:
     """Status and message for a child that did not send a final record."""
     if result.policy is not None:

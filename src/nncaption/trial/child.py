@@ -25,6 +25,7 @@ import torch
 
 from nncaption.data.loader import TrainBatches
 from nncaption.data.vocab import Vocab
+from nncaption.sandbox.outcome import is_allocation_failure
 from nncaption.trial import control, resume_state
 from nncaption.trial.costs import flops_per_image, peak_memory
 from nncaption.trial.decode import NonFiniteLogits, teacher_forcing_logits
@@ -63,7 +64,10 @@ def main(request: dict[str, Any], channel: Any) -> None:
         else:
             _evaluate(request, channel)
     except TrialFailure as failure:
-        channel.send({"type": "error", "status": failure.status, "phase": failure.phase,
+        # A failed allocation is out_of_memory in every phase, also when candidate code or a
+        # check turned it into another exception type ("DefaultCPUAllocator: can't allocate memory").
+        status = "out_of_memory" if is_allocation_failure(str(failure)) else failure.status
+        channel.send({"type": "error", "status": status, "phase": failure.phase,
                       "error": "TrialFailure", "message": str(failure)})
 
 

@@ -9,7 +9,11 @@ so one broken user file never hides the rest of the zoo.
 
 Built-in files ship with the package and are probed in this process. Files from user
 folders (a LEMUR checkout contains LLM-written models) are untrusted like any candidate:
-they are probed in one sandboxed child process (`probe_entries`), never imported here.
+they are probed in a sandboxed child process (`probe_entries`), never imported here. One
+child probes all of them, because each child imports torch afresh. When that child fails
+(a policy violation, a crash, a timeout), the files it had not measured are probed again:
+the first of them alone, so that the failure is charged to it only when it fails alone too,
+and the rest together in a new child.
 """
 
 from __future__ import annotations
@@ -86,23 +90,59 @@ def probe_entries(entries: list[ZooEntry]) -> list[ZooEntry]:
 
 
 def _probe_in_sandbox(entries: list[ZooEntry]) -> None:
-    """Fill the cache for `entries` from one child process; a child that fails marks them all."""
+    """Fill the cache for `entries` from sandboxed children, so that one failing file marks only itself."""
+    pending = list(entries)
+    while pending:
+        measured, failure = _run_probe_child(pending)
+        unmeasured = _store_measures(pending, measured)
+        if not unmeasured:
+            return
+        if failure is None or len(pending) == 1:
+            _store_failure(unmeasured, failure)
+            return
+
+        # The shared child failed before these files: probe the first alone to find out whether it is the cause.
+        log.warning("zoo probe child failed (%s); probing %d unmeasured file(s) again", failure, len(unmeasured))
+        first, pending = unmeasured[0], unmeasured[1:]
+        alone, alone_failure = _run_probe_child([first])
+        if _store_measures([first], alone):
+            _store_failure([first], alone_failure)
+
+
+def _run_probe_child(entries: list[ZooEntry]) -> tuple[dict[str, dict], str | None]:
+    """Probe `entries` in one sandboxed child; return the measures by path and the child's failure, if any."""
     import tempfile
 
     from nncaption.sandbox import SandboxLimits, run_in_sandbox
     from nncaption.sandbox.outcome import classify_failure
 
     request = {"entries": [dataclasses.asdict(e) | {"path": str(e.path)} for e in entries]}
+    limits = SandboxLimits(wall_seconds=120.0 + 10.0 * len(entries))
     with tempfile.TemporaryDirectory(prefix="nncaption-zoo-probe-") as workdir:
-        result = run_in_sandbox("nncaption.zoo.probe_child", request, Path(workdir), SandboxLimits(wall_seconds=120.0 + 10.0 * len(entries)))
+        result = run_in_sandbox("nncaption.zoo.probe_child", request, Path(workdir), limits)
     measured = {r["path"]: r["measures"] for r in result.records if r.get("type") == "probe"}
     for measures in measured.values():
         if measures.get("feature_grid") is not None:
             measures["feature_grid"] = tuple(measures["feature_grid"])
     failure = None if any(r.get("type") == "result" for r in result.records) else classify_failure(result)[1]
+    return measured, failure
+
+
+def _store_measures(entries: list[ZooEntry], measured: dict[str, dict]) -> list[ZooEntry]:
+    """Cache the measures of the entries that have them; return the entries that have none."""
+    missing = []
     for entry in entries:
-        fallback = {"probe_error": f"probe process failed: {failure}" if failure else "no probe result"}
-        _CACHE[_cache_key(entry.path)] = measured.get(str(entry.path), fallback)
+        if str(entry.path) in measured:
+            _CACHE[_cache_key(entry.path)] = measured[str(entry.path)]
+        else:
+            missing.append(entry)
+    return missing
+
+
+def _store_failure(entries: list[ZooEntry], failure: str | None) -> None:
+    error = f"probe process failed: {failure}" if failure else "no probe result"
+    for entry in entries:
+        _CACHE[_cache_key(entry.path)] = {"probe_error": error}
 
 
 def measure_in_child(entry: ZooEntry) -> dict:

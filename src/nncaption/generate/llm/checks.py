@@ -60,9 +60,11 @@ def _check_sizes(config: GeneratorConfig) -> None:
         value = getattr(config, name)
         if value < minimum:
             raise ConfigError(f"generator.{name} must be at least {minimum}, got {value}")
-    if config.on_length == "retry" and (not _finite(config.length_retry_factor) or config.length_retry_factor <= 1):
+    # Checked whatever on_length is, so that a bad value fails now and not after a later switch to retry.
+    if not _finite(config.length_retry_factor) or config.length_retry_factor <= 1:
         raise ConfigError(
-            f"generator.length_retry_factor must be greater than 1 with on_length=retry, got {config.length_retry_factor}"
+            "generator.length_retry_factor must be a number greater than 1 (the max_tokens multiplier "
+            f"when on_length=retry), got {config.length_retry_factor}"
         )
 
 

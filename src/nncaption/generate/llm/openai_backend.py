@@ -92,8 +92,7 @@ class OpenAIBackend:
             except self._openai.APIStatusError as exc:
                 if exc.status_code != 429 and exc.status_code < 500:
                     raise NncaptionError(self._status_message(exc)) from exc
-                error = f"HTTP {exc.status_code}: {_error_text(exc)}"
-                wait = _retry_after(exc) or self._backoff(attempt)
+                error, wait = self._status_error_and_wait(exc, attempt)
             except self._openai.APIConnectionError as exc:  # APITimeoutError included
                 kind = "timed out" if isinstance(exc, self._openai.APITimeoutError) else "connection failed"
                 error = f"{kind}: {_short(str(exc))}"
@@ -134,6 +133,20 @@ class OpenAIBackend:
 
     def _backoff(self, attempt: int) -> float:
         return min(self._config.backoff_s * 2 ** (attempt - 1), _MAX_WAIT_S)
+
+    def _status_error_and_wait(self, exc: Any, attempt: int) -> tuple[str, float]:
+        """Describe an HTTP 429 or 5xx and return the wait before the retry.
+
+        The wait is the server's Retry-After up to `_MAX_WAIT_S`, else the exponential backoff.
+        A capped Retry-After is named in the error, so the retry log and the final message show it.
+        """
+        error = f"HTTP {exc.status_code}: {_error_text(exc)}"
+        requested = _retry_after(exc)
+        if requested is None:
+            return error, self._backoff(attempt)
+        if requested > _MAX_WAIT_S:
+            error += f" (Retry-After requested {requested:g} s; waits are capped at {_MAX_WAIT_S:g} s)"
+        return error, min(requested, _MAX_WAIT_S)
 
     def _status_message(self, exc: Any) -> str:
         hint = {
@@ -182,7 +195,10 @@ def parse_completion(raw: Any) -> dict[str, Any]:
     choices = body.get("choices") if isinstance(body, dict) else None
     if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
         raise NotACompletion(f"the JSON body has no 'choices' list: {_short(text, _BODY_QUOTE)!r}")
-    message = choices[0].get("message") if choices else {}
+    if not choices:
+        # Retried like a missing list: an empty reply would otherwise be stored as no_code permanently.
+        raise NotACompletion(f"the JSON body has an empty 'choices' list: {_short(text, _BODY_QUOTE)!r}")
+    message = choices[0].get("message")
     if not isinstance(message, dict) or not isinstance(message.get("content"), (str, type(None))):
         raise NotACompletion(f"the first choice has no message with text content: {_short(text, _BODY_QUOTE)!r}")
     return body
@@ -201,11 +217,13 @@ def _error_text(exc: Any) -> str:
         if isinstance(inner.get("message"), str) and inner["message"].strip():
             return _short(inner["message"])
     text = str(getattr(exc, "message", exc))
-    return _short(text.removeprefix(f"Error code: {getattr(exc, 'status_code', '')} - "))
+    prefix = f"Error code: {getattr(exc, 'status_code', '')}"
+    text = text.removeprefix(prefix).removeprefix(" - ") if text.startswith(prefix) else text
+    return _short(text) if text.strip() else "no error message in the response body"
 
 
 def _retry_after(exc: Any) -> float | None:
-    """Return the server's Retry-After in seconds, capped, when it sent one in seconds."""
+    """Return the server's Retry-After in seconds, uncapped, when it sent one in seconds."""
     response = getattr(exc, "response", None)
     value = response.headers.get("retry-after") if response is not None else None
     try:
@@ -214,7 +232,7 @@ def _retry_after(exc: Any) -> float | None:
         return None
     if seconds is None or not math.isfinite(seconds) or seconds < 0:
         return None  # missing, an HTTP date, nan, inf or negative: the normal backoff applies
-    return min(seconds, _MAX_WAIT_S)
+    return seconds
 
 
 def _short(text: str, limit: int = 300) -> str:

@@ -1,4 +1,4 @@
-# expect: banned-module@5
+# expect: banned-module@5 import-not-allowed@5
 # imports os from a torch module
 import torch
 import torch.nn as nn

@@ -1,4 +1,4 @@
-# expect: banned-module@35
+# expect: banned-module@35 banned-call@35
 # reaches os through a torch module
 import torch
 import torch.nn as nn
