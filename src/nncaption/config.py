@@ -6,6 +6,7 @@ Unknown sections and keys are errors, so a typo never silently falls back to a d
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -149,6 +150,26 @@ def _apply_file(config: RunConfig, path: Path) -> None:
             _assign(config, f"{section}.{key}", value, from_text=False)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that rejects a key repeated in one mapping instead of keeping the last value."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_lines: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<:` keys may be overridden on purpose
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                first = first_lines.setdefault(key, key_node.start_mark.line)
+            except TypeError:  # an unhashable key; SafeLoader rejects it below
+                continue
+            if first != key_node.start_mark.line:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first at line {first + 1}); keep one of them",
+                    key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
 def _read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
@@ -158,7 +179,7 @@ def _read_yaml(path: Path) -> Any:
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
     try:
-        return yaml.safe_load(text) or {}
+        return yaml.load(text, Loader=_UniqueKeyLoader) or {}  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         where = ""
         mark = getattr(exc, "problem_mark", None)
@@ -192,7 +213,7 @@ def _coerce(dotted: str, value: Any, hint: Any, *, from_text: bool) -> Any:
     if from_text and isinstance(value, str):
         if type(None) in allowed and value.strip().lower() in ("none", "null", "~", ""):
             return None
-        value = yaml.safe_load(value) if value.strip() else value
+        value = _parse_text(value, allowed)
     if value is None and type(None) in allowed:
         return None
     for kind in allowed:
@@ -200,18 +221,52 @@ def _coerce(dotted: str, value: Any, hint: Any, *, from_text: bool) -> Any:
             continue
         if kind is bool and isinstance(value, bool):
             return value
+        if kind in (int, float) and isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"config key {dotted!r} expects a finite number, got {value!r}")
         if kind is int and isinstance(value, int) and not isinstance(value, bool):
             return value
         if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
-        if kind is str and isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            return str(value)
+        if kind is str and isinstance(value, str):
+            return value
         if typing.get_origin(kind) is list and isinstance(value, list):
-            return [str(v) for v in value]
+            return _string_list(dotted, value)
         if typing.get_origin(kind) is list and isinstance(value, str):
             return [value]  # one value given for a list key
     names = " or ".join(getattr(k, "__name__", str(k)) for k in allowed)
-    raise ConfigError(f"config key {dotted!r} expects {names}, got {value!r}")
+    hint = ""
+    if str in allowed and isinstance(value, (int, float)):
+        # YAML 1.1 reads unquoted 12:30 as 750 and 017 as 15, so the text cannot be recovered here.
+        hint = "; YAML read the value as a number, so put it in quotes"
+    raise ConfigError(f"config key {dotted!r} expects {names}, got {value!r}{hint}")
+
+
+def _parse_text(text: str, allowed: tuple[Any, ...]) -> Any:
+    """Read a --set value as YAML, except where a string field or a single list item needs the raw text.
+
+    YAML 1.1 reads unquoted text such as `12:30` (sexagesimal, 750), `017` (octal, 15) or
+    `yes` (true) as other types, so a string field keeps the text as given. Text in matching
+    quotes is still read as YAML, which removes the quotes.
+    """
+    stripped = text.strip()
+    if not stripped:
+        return text
+    quoted = len(stripped) >= 2 and stripped[0] == stripped[-1] and stripped[0] in "'\""
+    wants_list = any(typing.get_origin(kind) is list for kind in allowed)
+    if str in allowed and not quoted:
+        return text
+    if wants_list and not stripped.startswith("[") and not quoted:
+        return text
+    return yaml.safe_load(text)
+
+
+def _string_list(dotted: str, value: list[Any]) -> list[str]:
+    """Return `value` when every item is a string; numbers and booleans are rejected, not converted."""
+    for item in value:
+        if not isinstance(item, str):
+            raise ConfigError(f"config key {dotted!r} expects a list of strings (paths), got {item!r} in {value!r}; "
+                              "quote the item if it is a folder name")
+    return list(value)
 
 
 # --- range checks ---------------------------------------------------------------------------
@@ -219,6 +274,9 @@ def _coerce(dotted: str, value: Any, hint: Any, *, from_text: bool) -> Any:
 DATA_SOURCES = ("synthetic", "coco", "karpathy")
 RESTVAL_CHOICES = ("train", "drop")
 SYNTHETIC_IMAGES_RANGE = (10, 1_000_000)  # every split needs images; the upper end keeps a typo from filling the disk
+MAX_IMAGE_SIZE = 1024  # pixels: 3 MiB per image in the prepared cache, which trials memory-map
+MAX_CAPTION_TOKENS = 512  # data.max_len: the train caption array is images x references x (max_len + 2) int32
+SEED_RANGE = (0, 2**32 - 1)  # trial.seed: what numpy.random.seed accepts
 SYNTHETIC_SIZE_RANGE = (24, 1024)  # pixels: below 24 the shapes blur together; 1024 is about 3 MiB per decoded image
 
 
@@ -230,6 +288,7 @@ def check_config(config: RunConfig) -> None:
     """
     check_data_config(config.data)
     check_search_config(config.search)
+    check_trial_values(config.trial)
     # Imported here because these modules import this one.
     from nncaption.trial.runner import check_trial_config
 
@@ -248,6 +307,15 @@ def check_data_config(data: DataConfig) -> None:
         raise ConfigError(f"data.restval must be one of {', '.join(RESTVAL_CHOICES)}, got {data.restval!r}")
     for name in ("image_size", "max_len", "min_count"):
         _check_at_least(f"data.{name}", getattr(data, name), 1)
+    if data.image_size > MAX_IMAGE_SIZE:
+        raise ConfigError(f"data.image_size must be at most {MAX_IMAGE_SIZE} pixels (the prepared cache stores "
+                          f"3 x {MAX_IMAGE_SIZE}^2 bytes, 3 MiB, per image), got {data.image_size:,}")
+    if data.max_len > MAX_CAPTION_TOKENS:
+        raise ConfigError(f"data.max_len must be at most {MAX_CAPTION_TOKENS} tokens (the train caption array "
+                          f"grows with it), got {data.max_len:,}")
+    if not data.cache_dir.strip():
+        raise ConfigError("data.cache_dir is empty; set it to the folder for prepared data sets "
+                          "(default ~/.cache/nncaption) or leave it out")
     for name in ("workers", "val_images", "test_images"):
         _check_at_least(f"data.{name}", getattr(data, name), 0)
     if data.source == "synthetic":
@@ -264,6 +332,19 @@ def check_synthetic_values(images: int, size: int, images_name: str, size_name: 
     if not low <= size <= high:
         raise ConfigError(f"{size_name} must be between {low} and {high} pixels (shapes stay recognisable and an "
                           f"image fits in memory), got {size:,}")
+
+
+def check_trial_values(trial: TrialConfig) -> None:
+    """Raise ConfigError when `trial.seed` or `trial.param_budget` is out of range.
+
+    The other `trial` values are checked by `nncaption.trial.runner.check_trial_config`.
+    """
+    low, high = SEED_RANGE
+    if not low <= trial.seed <= high:
+        raise ConfigError(f"trial.seed must be between {low} and 2**32 - 1 ({high}), got {trial.seed}")
+    if trial.param_budget < 0:
+        raise ConfigError(f"trial.param_budget must be a positive parameter count, or 0 for the contract's "
+                          f"default, got {trial.param_budget}")
 
 
 def check_search_config(search: SearchConfig) -> None:

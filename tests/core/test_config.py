@@ -1,7 +1,7 @@
 import pytest
 
 from nncaption.cli.main import main
-from nncaption.config import check_config, load_config
+from nncaption.config import check_config, dump_config, load_config
 from nncaption.errors import ConfigError
 
 
@@ -116,3 +116,132 @@ def test_config_file_error_exits_2(tmp_path, capsys):
 def test_log_options_after_subcommand(tmp_path, capsys):
     assert main(["search", "--run-dir", str(tmp_path / "run"), "-q", "--set", "search.workers=0"]) == 2
     assert "search.workers must be at least 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", [".nan", ".inf", "-.inf", ".NaN", "1.0e+999"])
+@pytest.mark.parametrize("key", ["trial.timeout_s", "generator.temperature", "search.max_seconds", "trial.epochs"])
+def test_non_finite_numbers_rejected(key, text):
+    with pytest.raises(ConfigError, match=f"config key '{key}' expects (a finite number|int)"):
+        load_config(None, [f"{key}={text}"])
+
+
+def test_non_finite_number_in_file_rejected(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("trial:\n  timeout_s: .inf\n")
+    with pytest.raises(ConfigError, match="'trial.timeout_s' expects a finite number, got inf"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("trial.seed=-1", r"trial.seed must be between 0 and 2\*\*32 - 1 \(4294967295\), got -1"),
+        ("trial.seed=4294967296", "trial.seed must be between 0 and 2"),
+        ("trial.param_budget=-5", "trial.param_budget must be a positive parameter count, or 0 .*got -5"),
+        ("data.image_size=100000", "data.image_size must be at most 1024 pixels .*got 100,000"),
+        ("data.max_len=100000", "data.max_len must be at most 512 tokens .*got 100,000"),
+        ("data.cache_dir=", "data.cache_dir is empty"),
+        ("data.cache_dir=   ", "data.cache_dir is empty"),
+    ],
+)
+def test_check_config_rejects_crashing_values(override, message):
+    with pytest.raises(ConfigError, match=message):
+        check_config(load_config(None, [override]))
+
+
+@pytest.mark.parametrize("override", ["trial.seed=4294967295", "trial.seed=0", "trial.param_budget=0",
+                                      "data.image_size=1024", "data.max_len=512"])
+def test_check_config_accepts_bounds(override):
+    check_config(load_config(None, [override]))
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("generator.model=12:30", "12:30"),
+        ("generator.model=0o17", "0o17"),
+        ("generator.model=017", "017"),
+        ("generator.model=1e3", "1e3"),
+        ("generator.model=yes", "yes"),
+        ("generator.model='12:30'", "12:30"),
+        ("generator.model=\"a b\"", "a b"),
+        ("generator.base_model=12:30", "12:30"),
+    ],
+)
+def test_set_string_field_keeps_text(override, expected):
+    config = load_config(None, [override])
+    key = override.split("=", 1)[0].split(".")[1]
+    assert getattr(config.generator, key) == expected
+
+
+def test_set_typed_fields_still_parsed():
+    config = load_config(None, ["trial.timeout_s=1.5", "search.baselines=true", "generator.base_model=none",
+                                "zoo.extra_dirs=[/a, /b]"])
+    assert config.trial.timeout_s == 1.5
+    assert config.search.baselines is True
+    assert config.generator.base_model is None
+    assert config.zoo.extra_dirs == ["/a", "/b"]
+
+
+def test_set_single_list_item_keeps_text():
+    assert load_config(None, ["zoo.extra_dirs=2024"]).zoo.extra_dirs == ["2024"]
+
+
+@pytest.mark.parametrize("value", ["[1, 2.5, true]", "[/a, 3]"])
+def test_extra_dirs_must_be_strings(tmp_path, value):
+    with pytest.raises(ConfigError, match="'zoo.extra_dirs' expects a list of strings"):
+        load_config(None, [f"zoo.extra_dirs={value}"])
+    path = tmp_path / "run.yaml"
+    path.write_text(f"zoo:\n  extra_dirs: {value}\n")
+    with pytest.raises(ConfigError, match="'zoo.extra_dirs' expects a list of strings"):
+        load_config(path)
+
+
+def test_duplicate_key_names_key_and_line(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("trial:\n  epochs: 2\n  seed: 1\n  epochs: 5\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    message = str(error.value)
+    assert str(path) in message
+    assert "duplicate key 'epochs'" in message
+    assert "line 4" in message
+    assert "line 2" in message
+
+
+def test_duplicate_section_rejected(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("trial:\n  epochs: 2\nsearch:\n  candidates: 1\ntrial:\n  seed: 3\n")
+    with pytest.raises(ConfigError, match=r"at line 5, column 1: duplicate key 'trial' \(first at line 1\)"):
+        load_config(path)
+
+
+def test_yaml_merge_key_not_duplicate(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("trial:\n  <<: {epochs: 2, seed: 1}\n  epochs: 3\n")
+    config = load_config(path)
+    assert config.trial.epochs == 3
+    assert config.trial.seed == 1
+
+
+@pytest.mark.parametrize("text", ["12:30", "017", "0x1f", "750", "1.5", "true"])
+def test_file_number_in_string_field_rejected(tmp_path, text):
+    path = tmp_path / "run.yaml"
+    path.write_text(f"generator:\n  model: {text}\n")
+    with pytest.raises(ConfigError, match="'generator.model' expects str"):
+        load_config(path)
+
+
+def test_file_quoted_string_field_kept(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("generator:\n  model: '12:30'\n  template: \"0o17\"\n")
+    config = load_config(path)
+    assert config.generator.model == "12:30"
+    assert config.generator.template == "0o17"
+
+
+def test_dumped_config_loads_back(tmp_path):
+    config = load_config(None, ["generator.model=12:30", "generator.template=0o17", "zoo.extra_dirs=[/a, '2024']"])
+    path = tmp_path / "config.yaml"
+    dump_config(config, path)
+    assert load_config(path) == config

@@ -230,3 +230,22 @@ def test_split_without_usable_images(tmp_path):
     write_coco(tmp_path / "coco", items)
     with pytest.raises(DataError, match="no usable images in split 'test'"):
         prepare_data(_coco_config(tmp_path / "coco", tmp_path))
+
+
+def test_abandoned_builds_of_other_keys_removed(messy_coco, tmp_path):
+    root, _ = messy_coco
+    cache = tmp_path / "cache"
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(ended.stdout)
+    # A build stopped by SIGTERM under other settings (another key) leaves its folder behind.
+    dead = cache / f"coco-0123456789abcdef.building-{dead_pid}"
+    live = cache / f"coco-fedcba9876543210.building-{os.getppid()}"
+    unrelated = cache / "notes.building-old"
+    for folder in (dead, live, unrelated):
+        folder.mkdir(parents=True)
+        (folder / "images_train.npy").write_bytes(b"partial")
+
+    prepare_data(_coco_config(root, tmp_path))
+    assert not dead.exists()
+    assert live.is_dir()
+    assert unrelated.is_dir()

@@ -111,3 +111,27 @@ def test_train_on_flickr_layout(tmp_path, capsys):
     assert results["data"]["splits"]["train"]["images"] == 24
     assert results["outcome"]["status"] in SCORED
     assert len(results["outcome"]["epochs"]) == 1
+
+
+def test_inspect_drops_empty_captions(tmp_path, capsys):
+    items = default_items(train=8, val=3, test=3)
+    items[0].captions = ["", "   ", "!!! ... ,,,", "( - )", *captions_for(1, 2)]
+    items[1].captions = ["", " .. "]  # no caption with a token left: the image is skipped
+    items[9].captions = [*captions_for(10, 5), ""]  # a val image
+    write_coco(tmp_path / "coco", items)
+    args = ["-q", "data", "inspect", "--set", "data.source=coco", "--set", f"data.root={tmp_path / 'coco'}",
+            "--set", f"data.cache_dir={tmp_path / 'cache'}", "--set", "data.min_count=1", "--set", "data.image_size=8"]
+    assert main(args) == 0
+    output = capsys.readouterr().out
+    assert "empty captions: 7" in output
+    assert "images without captions: 1" in output
+    assert "train         7        32  2: 1, 5: 6" in output
+    assert "val           3        15" in output
+    assert "train min 4," in output
+
+    histogram_rows = [line for line in output.splitlines() if line.startswith("  train ") and ":" in line]
+    assert sum(int(row.split(":")[1].split()[0]) for row in histogram_rows) == 32
+
+    prepared = next((tmp_path / "cache").glob("coco-*"))
+    references = json.loads((prepared / "references_val.json").read_text())
+    assert all(caption.strip() for captions in references.values() for caption in captions)

@@ -28,7 +28,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Write the synthetic shapes captioning set: annotations/captions_{train,val}2017.json, "
         "train2017/, val2017/ and the Karpathy-style split file dataset_synthetic.json.",
     )
-    synthetic.add_argument("--out", type=Path, required=True, help="output folder")
+    synthetic.add_argument("--out", type=Path, required=True,
+                           help="output folder: a new or empty folder, or an earlier synthetic set, which is replaced")
     synthetic.add_argument("--images", type=int, default=3000, help="images in all splits, 10 to 1,000,000 (default 3000)")
     synthetic.add_argument("--size", type=int, default=64, help="image side in pixels, 24 to 1024 (default 64)")
     synthetic.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -124,6 +125,9 @@ def _length_histogram(histogram: dict[str, Any]) -> list[str]:
         return []
     total = sum(histogram.values())
     lines, lower = [], 0
+    empty = histogram.get("0", 0)  # only in caches prepared before empty captions were dropped
+    if empty:
+        lines.append(f"  train {'0':>6}: {empty:>8} {'#' * round(40 * empty / total)}")
     for upper in (*LENGTH_BUCKETS, None):
         count = sum(c for n, c in histogram.items() if int(n) > lower and (upper is None or int(n) <= upper))
         label = f"{lower + 1}-{upper}" if upper is not None else f">{lower}"

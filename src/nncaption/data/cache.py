@@ -21,7 +21,7 @@ import logging
 import os
 import shutil
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +29,21 @@ import numpy as np
 
 from nncaption.contract import EOS_ID, PAD_ID, SOS_ID
 from nncaption.data.images import Progress, write_images
-from nncaption.data.sources import SPLITS, CaptionDataset, check_images_exist
+from nncaption.data.sources import SPLITS, CaptionDataset, ImageRecord, check_images_exist
 from nncaption.data.vocab import Vocab
 from nncaption.errors import DataError
 from nncaption.metrics import best_constant_caption, tokenize
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # raise when preparation changes what a cache folder contains
 CONSTANT_CAPTION_CANDIDATES = 300  # most frequent training captions tried as the constant baseline
 UNREADABLE_LISTED = 1000  # unreadable images named in the manifest; all of them are counted
 BUILDING_MARK = ".building-"
+BRACKET_TOKENS = frozenset({"-lrb-", "-rrb-", "-lsb-", "-rsb-", "-lcb-", "-rcb-"})  # PTB tokens of ( ) [ ] { }
 
-__all__ = ["CACHE_VERSION", "PrepareSettings", "PreparedData", "Progress", "cache_key", "load_prepared", "prepare"]
+__all__ = ["CACHE_VERSION", "PrepareSettings", "PreparedData", "Progress", "building_path", "cache_key", "load_prepared",
+           "prepare", "remove_abandoned_builds"]
 
 
 @dataclass(frozen=True)
@@ -106,8 +108,8 @@ def prepare(dataset: CaptionDataset, cache_root: Path, settings: PrepareSettings
         log.info("reusing the prepared data in %s", final)
         return load_prepared(final)
 
-    _remove_abandoned_builds(final)
-    building = final.with_name(final.name + f"{BUILDING_MARK}{os.getpid()}")
+    remove_abandoned_builds(final.parent)
+    building = building_path(final)
     try:
         building.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -127,15 +129,26 @@ def prepare(dataset: CaptionDataset, cache_root: Path, settings: PrepareSettings
     return PreparedData(final, manifest)
 
 
-def _remove_abandoned_builds(final: Path) -> None:
-    """Delete temporary build folders of this key whose process no longer runs (killed builds)."""
+def building_path(final: Path) -> Path:
+    """Return the temporary folder that this process builds `final` in before renaming it."""
+    return final.with_name(f"{final.name}{BUILDING_MARK}{os.getpid()}")
+
+
+def remove_abandoned_builds(root: Path, name_prefix: str = "") -> None:
+    """Delete the `NAME.building-PID` folders in `root` whose process no longer runs.
+
+    A build stopped by SIGKILL, SIGTERM, an OOM kill or a power loss leaves such a folder
+    behind. Every key's folders are removed, not only the key being built, so the space comes
+    back even when the user drops the setting that made the large build. `name_prefix`
+    limits the cleanup to folders whose name starts with it.
+    """
     # NOTE: the check sees only this machine's processes, so a cache folder shared by several
     # hosts could lose another host's build in progress; that build then fails and can be rerun.
-    if not final.parent.is_dir():
+    if not root.is_dir():
         return
-    for folder in final.parent.glob(final.name + BUILDING_MARK + "*"):
+    for folder in root.glob(f"{name_prefix}*{BUILDING_MARK}*"):
         pid_text = folder.name.rsplit(BUILDING_MARK, 1)[1]
-        if not pid_text.isdigit() or _process_alive(int(pid_text)):
+        if not folder.is_dir() or not pid_text.isdigit() or _process_alive(int(pid_text)):
             continue
         log.info("removing the abandoned partial build %s", folder)
         shutil.rmtree(folder, ignore_errors=True)
@@ -152,8 +165,9 @@ def _process_alive(pid: int) -> bool:
 
 
 def _build(dataset: CaptionDataset, out: Path, settings: PrepareSettings, progress: Progress | None) -> dict[str, Any]:
-    check_images_exist(dataset)
-    tokens = {s: [[tokenize(c) for c in r.captions] for r in dataset.splits[s]] for s in SPLITS}
+    skipped = dict(dataset.skipped)
+    splits, tokens = _tokenize_splits(dataset, skipped)
+    check_images_exist(CaptionDataset(dataset.name, splits))
     vocab = Vocab.build((t for caption_tokens in tokens["train"] for t in caption_tokens), settings.min_count)
     vocab.save(out / "vocab.json")
 
@@ -161,12 +175,12 @@ def _build(dataset: CaptionDataset, out: Path, settings: PrepareSettings, progre
         "name": dataset.name, "version": CACHE_VERSION, "vocab_size": len(vocab),
         "image_size": settings.image_size, "max_len": settings.max_len, "min_count": settings.min_count,
         "source": {"files": [str(p) for p in dataset.source_files], "options": dataset.options},
-        "skipped": dict(dataset.skipped), "unreadable_images": [], "splits": {}, "caption_lengths": {},
+        "skipped": skipped, "unreadable_images": [], "splits": {}, "caption_lengths": {},
     }
     unreadable = 0
     kept_train_tokens: list[list[list[str]]] = []
     for split in SPLITS:
-        records = dataset.splits[split]
+        records = splits[split]
         written = write_images([r.path for r in records], out / f"images_{split}.npy", settings.image_size,
                                settings.workers, settings.decoder, f"images {split}", progress)
         unreadable += len(written.unreadable)
@@ -192,6 +206,38 @@ def _build(dataset: CaptionDataset, out: Path, settings: PrepareSettings, progre
     manifest["skipped"]["captions_cut"] = manifest["captions_cut"]
     manifest["constant_caption"] = _constant_baseline(out, kept_train_tokens)
     return manifest
+
+
+def _tokenize_splits(dataset: CaptionDataset, skipped: dict[str, int]) -> tuple[dict[str, list[ImageRecord]],
+                                                                                 dict[str, list[list[list[str]]]]]:
+    """Tokenize every caption, dropping empty captions and images left without a caption.
+
+    A caption is empty when no token contains a letter or digit: "", "   " and "!!! ... ,,,"
+    are. Empty captions are counted in `skipped["empty_captions"]`, and an image whose captions
+    are all empty is counted in `skipped["images_without_captions"]`. Returns the kept records
+    and their tokens per split.
+    """
+    splits: dict[str, list[ImageRecord]] = {}
+    tokens: dict[str, list[list[list[str]]]] = {}
+    empty_captions = images_without_captions = 0
+    for split in SPLITS:
+        splits[split], tokens[split] = [], []
+        for record in dataset.splits[split]:
+            pairs = [(caption, caption_tokens) for caption in record.captions
+                     if _has_word(caption_tokens := tokenize(caption))]
+            empty_captions += len(record.captions) - len(pairs)
+            if not pairs:
+                images_without_captions += 1
+                continue
+            splits[split].append(replace(record, captions=[caption for caption, _ in pairs]))
+            tokens[split].append([caption_tokens for _, caption_tokens in pairs])
+    skipped["images_without_captions"] = skipped.get("images_without_captions", 0) + images_without_captions
+    skipped["empty_captions"] = empty_captions
+    return splits, tokens
+
+
+def _has_word(tokens: list[str]) -> bool:
+    return any(token not in BRACKET_TOKENS and any(char.isalnum() for char in token) for token in tokens)
 
 
 def _split_counts(token_lists: list[list[list[str]]]) -> dict[str, Any]:

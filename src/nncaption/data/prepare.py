@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 
-from nncaption.config import DataConfig
+from nncaption.config import DataConfig, check_data_config
 from nncaption.data.cache import PreparedData, PrepareSettings, Progress, prepare
 from nncaption.data.sources import CaptionDataset, check_restval, load_coco, load_karpathy
-from nncaption.data.synthetic import write_synthetic
-from nncaption.errors import ConfigError
+from nncaption.data.synthetic import MARKER_FILE, write_synthetic
+from nncaption.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +28,11 @@ def load_source(config: DataConfig) -> CaptionDataset:
     check_restval(config.restval)
     if config.source == "synthetic":
         root = synthetic_root(config)
-        if not (root / "dataset_synthetic.json").is_file():
+        if not (root / MARKER_FILE).is_file():
+            _remove_partial_set(root)
             log.info("writing the synthetic data set to %s", root)
             write_synthetic(root, config.synthetic_images, config.synthetic_size, config.synthetic_seed)
-        return load_coco(root, 2017, root / "dataset_synthetic.json", name="synthetic")
+        return load_coco(root, 2017, root / MARKER_FILE, name="synthetic")
     if config.source == "coco":
         if not config.root:
             raise ConfigError("data.source=coco needs data.root, the folder that contains annotations/")
@@ -45,12 +47,24 @@ def load_source(config: DataConfig) -> CaptionDataset:
     raise ConfigError(f"unknown data.source {config.source!r}; expected one of: {', '.join(SOURCES)}")
 
 
+def _remove_partial_set(root: Path) -> None:
+    """Delete a synthetic set folder in the cache that has no marker file, so it can be written again.
+
+    Versions before the write into a temporary folder left such a folder when interrupted.
+    The folder name is one that `synthetic_root` derives, so it contains nothing but that set.
+    """
+    if not root.is_dir() or (root / MARKER_FILE).is_file():  # another process may have just finished it
+        return
+    log.warning("removing the incomplete synthetic set %s (no %s) to write it again", root, MARKER_FILE)
+    try:
+        shutil.rmtree(root)
+    except OSError as exc:
+        raise DataError(f"cannot remove the incomplete synthetic set {root}: {exc.strerror}; delete it by hand") from exc
+
+
 def prepare_settings(config: DataConfig) -> PrepareSettings:
-    if config.image_size < 1 or config.max_len < 1 or config.min_count < 1:
-        raise ConfigError(f"data.image_size, data.max_len and data.min_count must be at least 1, found "
-                          f"{config.image_size}, {config.max_len} and {config.min_count}")
-    if config.workers < 0:
-        raise ConfigError(f"data.workers must be 0 (one per CPU) or a positive count, found {config.workers}")
+    """Return the preprocessing settings of `config` after checking every `data` value's range."""
+    check_data_config(config)
     return PrepareSettings(config.image_size, config.max_len, config.min_count, config.workers)
 
 

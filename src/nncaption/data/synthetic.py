@@ -18,6 +18,7 @@ import logging
 import math
 import os
 import random
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from nncaption.config import check_synthetic_values
+from nncaption.data.cache import BUILDING_MARK, building_path, remove_abandoned_builds
 from nncaption.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,9 @@ SIZE_WORDS = {"small": (("small", 6), ("little", 3), ("tiny", 1)), "large": (("l
 SHAPE_PLURALS = {"circle": "circles", "square": "squares", "triangle": "triangles", "cross": "crosses"}
 COUNT_WORDS = {1: "one", 2: "two", 3: "three"}
 TRAIN_FRACTION = 0.8  # of all images; the rest is val2017, split in half into val and test
+MARKER_FILE = "dataset_synthetic.json"  # written last: a folder with it is a complete synthetic set
+SET_ENTRIES = frozenset({"annotations", "train2017", "val2017", MARKER_FILE})
+ENTRIES_SHOWN = 5  # folder entries named in an error message
 
 
 @dataclass(frozen=True)
@@ -202,18 +207,35 @@ def describe_scene(objects: list[SceneObject], rng: random.Random, count: int = 
 
 
 def write_synthetic(out: Path, images: int = 3000, size: int = 64, seed: int = 0) -> dict[str, int]:
-    """Write the synthetic set under `out` in COCO layout and return image counts per split.
+    """Write the synthetic set to `out` in COCO layout and return image counts per split.
 
-    An earlier synthetic set in `out` (one with `dataset_synthetic.json`) is replaced: its
-    images are deleted first, so no stale image of another size or seed stays behind. A
-    folder whose train2017/ or val2017/ contains images of another data set is rejected.
+    The set is written into the temporary sibling folder `OUT.building-PID` and renamed to
+    `out` when complete, so an interrupted write never leaves a partial set under the final
+    name. A later call removes such a folder once its process has ended. `out` may be missing,
+    an empty folder or an earlier synthetic set, which is replaced as a whole. Any other
+    non-empty folder is rejected before anything is written.
     """
     check_synthetic_values(images, size, "the synthetic image count", "the synthetic image side")
     out = Path(out)
-    _remove_earlier_set(out)
+    replace = _contains_earlier_set(out)
+    remove_abandoned_builds(out.parent, out.name)
+    building = building_path(out)
+    _remove_own_leftover(building)
+    try:
+        counts = _write_set(building, images, size, seed)
+        _install(building, out, replace)
+    finally:
+        if building.exists():
+            shutil.rmtree(building, ignore_errors=True)
+    log.debug("wrote the synthetic set to %s: %s", out, counts)
+    return counts
+
+
+def _write_set(out: Path, images: int, size: int, seed: int) -> dict[str, int]:
+    """Write every file of the set into the new folder `out`, with dataset_synthetic.json last."""
     try:
         for folder in ("annotations", "train2017", "val2017"):
-            (out / folder).mkdir(parents=True, exist_ok=True)
+            (out / folder).mkdir(parents=True)
     except OSError as exc:
         raise DataError(f"cannot create the data set folders under {out}: {exc.strerror}") from exc
 
@@ -239,28 +261,62 @@ def write_synthetic(out: Path, images: int = 3000, size: int = 64, seed: int = 0
 
     for folder, items in records.items():
         _write_json(out / "annotations" / f"captions_{folder}.json", _coco_captions(items, size, folder))
-    _write_json(out / "dataset_synthetic.json", {"dataset": "synthetic", "images": karpathy})
-    counts = {s: sum(1 for e in karpathy if e["split"] == s) for s in ("train", "val", "test")}
-    log.debug("wrote the synthetic set to %s: %s", out, counts)
-    return counts
+    _write_json(out / MARKER_FILE, {"dataset": "synthetic", "images": karpathy})
+    return {s: sum(1 for e in karpathy if e["split"] == s) for s in ("train", "val", "test")}
 
 
-def _remove_earlier_set(out: Path) -> None:
-    """Delete the images of an earlier synthetic set in `out`; reject a folder holding other images."""
-    image_folders = [out / folder for folder in ("train2017", "val2017") if (out / folder).is_dir()]
-    existing = [path for folder in image_folders for path in folder.iterdir()]
-    if not existing:
-        return
-    if not (out / "dataset_synthetic.json").is_file():
-        raise DataError(f"{out} already contains files in train2017/ or val2017/ but no dataset_synthetic.json, so they "
-                        "are not a synthetic set this command may replace; choose an empty or new --out folder")
-    log.info("replacing the earlier synthetic set in %s (%d images)", out, len(existing))
+def _contains_earlier_set(out: Path) -> bool:
+    """Return True when `out` contains an earlier synthetic set to replace, False when it is missing or empty.
+
+    Raise DataError when `out` is a file or contains anything else, so no user file is deleted.
+    """
+    if not out.exists():
+        return False
+    if not out.is_dir():
+        raise DataError(f"{out} is a file, not a folder; choose an empty or new --out folder")
+    entries = sorted(path.name for path in out.iterdir())
+    if not entries:
+        return False
+    listing = ", ".join(entries[:ENTRIES_SHOWN]) + (", ..." if len(entries) > ENTRIES_SHOWN else "")
+    if MARKER_FILE not in entries:
+        raise DataError(f"{out} already contains files ({listing}) but no {MARKER_FILE}, so it is not a synthetic set "
+                        "this command may replace; choose an empty or new --out folder")
+    others = [name for name in entries if name not in SET_ENTRIES]
+    if others:
+        raise DataError(f"{out} contains an earlier synthetic set and also {', '.join(others[:ENTRIES_SHOWN])}, "
+                        "which replacing the set would delete; move them away or choose an empty or new --out folder")
+    log.info("replacing the earlier synthetic set in %s", out)
+    return True
+
+
+def _install(building: Path, out: Path, replace: bool) -> None:
+    """Rename the finished folder `building` to `out`, moving an earlier set in `out` aside first."""
+    replaced = out.with_name(f"{out.name}.replaced{BUILDING_MARK}{os.getpid()}")
+    _remove_own_leftover(replaced)
     try:
-        for path in existing:
-            if path.suffix == ".png" and path.is_file():
-                path.unlink()
+        if replace:
+            os.rename(out, replaced)
+        os.rename(building, out)  # POSIX rename also replaces an empty folder
     except OSError as exc:
-        raise DataError(f"cannot delete the earlier synthetic images in {out}: {exc.strerror}") from exc
+        if replace and replaced.exists() and not out.exists():
+            os.rename(replaced, out)  # put the earlier set back
+        elif not replace and (out / MARKER_FILE).is_file():
+            log.info("%s was written by another process meanwhile; keeping that set", out)
+            return
+        raise DataError(f"cannot rename {building} to {out}: {exc.strerror}; remove {out} or choose another "
+                        "--out folder") from exc
+    shutil.rmtree(replaced, ignore_errors=True)
+
+
+def _remove_own_leftover(folder: Path) -> None:
+    """Delete `folder`, named with this process's PID, when a killed earlier process of the same PID left it.
+
+    Containers often start the program under the same PID each time, so the PID check of
+    `remove_abandoned_builds` counts such a folder as in use.
+    """
+    if folder.exists():
+        log.info("removing the leftover folder %s of an earlier process with this PID", folder)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _coco_captions(items: list[tuple[int, str, list[str]]], size: int, folder: str) -> dict:

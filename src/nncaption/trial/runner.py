@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nncaption.config import RunConfig
+from nncaption.config import RunConfig, check_trial_values
 from nncaption.data.cache import PreparedData
 from nncaption.errors import ConfigError
 from nncaption.metrics import evaluate
@@ -357,6 +357,7 @@ def check_trial_config(config: RunConfig) -> None:
             raise ConfigError(f"trial.{name} must be at least {minimum}, got {value}")
     if trial.timeout_s <= 0:
         raise ConfigError(f"trial.timeout_s must be positive, got {trial.timeout_s}")
+    check_trial_values(trial)
     _check_device(trial.device)
 
 
