@@ -162,3 +162,65 @@ def test_signature_hint_names_captions_only_for_forward(tmp_path: Path, capsys):
     out = capsys.readouterr().out
     assert "method-signature Net.learn" in out
     assert "hidden_state" not in out
+
+
+# A model that builds, then raises in forward: the teacher_forcing_shape check fails.
+RAISING_FORWARD = '''import torch
+import torch.nn as nn
+
+
+def supported_hyperparameters():
+    return {"lr"}
+
+
+class Net(nn.Module):
+    def __init__(self, in_shape, out_shape, prm, device):
+        super().__init__()
+        self.embed = nn.Embedding(out_shape[0], 8)
+
+    def train_setup(self, prm):
+        self.optimizer = torch.optim.SGD(self.parameters(), lr=prm["lr"])
+
+    def learn(self, train_data):
+        pass
+
+    def forward(self, images, captions=None, hidden_state=None):
+        raise ValueError("boom in forward")
+'''
+RAISE_LINE = RAISING_FORWARD.splitlines().index('        raise ValueError("boom in forward")') + 1
+
+
+def test_location_rewritten_to_user_file():
+    message = "ValueError: boom (model.py line 24, in forward)"
+    assert check_cmd.locate_in_user_file(message, "nets/my_net.py") == "ValueError: boom (nets/my_net.py:24, in forward)"
+
+
+def test_location_of_other_file_kept():
+    message = "RuntimeError: bad shape (functional.py line 7, in linear)"
+    assert check_cmd.locate_in_user_file(message, "nets/my_net.py") == message
+
+
+def test_location_only_at_message_end():
+    message = "ValueError: (model.py line 3, in f) was quoted"
+    assert check_cmd.locate_in_user_file(message, "nets/my_net.py") == message
+
+
+@pytest.mark.slow
+def test_runtime_failure_names_user_file(tmp_path: Path, capsys):
+    model = tmp_path / "my_net.py"
+    model.write_text(RAISING_FORWARD)
+    assert _check([str(model), "--json", "--timeout", "120"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    failed = next(check for check in report["behaviour"]["checks"] if not check["passed"])
+    assert failed["name"] == "teacher_forcing_shape"
+    assert failed["message"].endswith(f"({model}:{RAISE_LINE}, in forward)")
+    assert report["behaviour"]["message"].endswith(f"({model}:{RAISE_LINE}, in forward)")
+
+
+@pytest.mark.slow
+def test_import_failure_names_user_file(tmp_path: Path, capsys):
+    model = tmp_path / "my_net.py"
+    model.write_text(RAISING_FORWARD.replace("import torch.nn as nn\n", "import torch.nn as nn\nundefined_name + 1\n"))
+    assert _check([str(model), "--timeout", "120"]) == 1
+    out = capsys.readouterr().out
+    assert f"NameError: name 'undefined_name' is not defined ({model}:3, in <module>)" in out

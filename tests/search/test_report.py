@@ -69,8 +69,17 @@ def test_report_pages_show_store_values(fake_run):
         assert fmt_score(test_bleu4) in row
         assert f"#{candidate_id}" in page
     assert "95 % CI" in markdown
-    for title in ("By generator", "By K", "By base model", "By prompt template", "Baselines"):
+    for title in ("By generator", "Baselines"):
         assert title in markdown
+
+
+@pytest.mark.parametrize("page_name", ["summary.md", "index.html"])
+def test_composer_report_omits_llm_groups(fake_run, page_name):
+    page = (fake_run / "report" / page_name).read_text()
+    assert "By generator" in page
+    for title in ("By K", "By base model", "By prompt template"):
+        assert title not in page
+    assert "No table by K, base model or prompt template, because no finished candidate" in page
 
 
 def test_report_files_and_links_exist(fake_run):
@@ -168,3 +177,69 @@ def test_wilson_interval_contains_rate(successes, total):
     rate = successes / total
     assert 0.0 <= low <= rate
     assert rate <= high <= 1.0
+
+
+def _group_report(by_group: dict[str, dict[str, dict[str, int]]]):
+    """Return ReportData with the given status counts per group value and nothing else."""
+    from collections import Counter
+    from pathlib import Path
+
+    from nncaption.config import RunConfig
+    from nncaption.report.data import GROUPS, Rate, ReportData
+
+    groups = {key: {value: Counter(counts) for value, counts in by_group.get(key, {}).items()} for key in GROUPS}
+    rates = {key: {value: Rate(counts["trained"], counts.total(), 0.0, 1.0) for value, counts in values.items()}
+             for key, values in groups.items()}
+    return ReportData(run_dir=Path("run"), config=RunConfig(), candidates=[], baselines=[], status_counts={"trained": 2},
+                      by_group=groups, success=Rate(2, 2, 0.0, 1.0), success_by_group=rates, top=[], best_baseline=None,
+                      constant=None, data_path=None, llm_tokens=0, elapsed_s=0.0)
+
+
+def test_mixed_run_shows_every_group_table():
+    from nncaption.report.render import render_html, render_markdown
+
+    data = _group_report({
+        "generator": {"composer": {"trained": 1}, "replay": {"trained": 1}},
+        "k": {"-": {"trained": 1}, "5": {"trained": 1}},
+        "base_model": {"-": {"trained": 1}, "cnn_gru": {"trained": 1}},
+        "template": {"-": {"trained": 1}, "default": {"trained": 1}},
+    })
+    assert data.shown_groups() == ["generator", "k", "base_model", "template"]
+    for page in (render_markdown(data, {}), render_html(data, {})):
+        for title in ("By generator", "By K", "By base model", "By prompt template"):
+            assert title in page
+        assert "No table by" not in page
+
+
+def test_run_without_candidates_has_no_group_tables():
+    from nncaption.report.render import omitted_groups_note, render_html, render_markdown
+
+    data = _group_report({})
+    assert data.shown_groups() == []
+    note = omitted_groups_note(data)
+    assert note is not None
+    assert note.startswith("No table by generator, K, base model or prompt template, because")
+    for page in (render_markdown(data, {}), render_html(data, {})):
+        assert "By generator" not in page
+        assert "No table by generator, K, base model or prompt template" in page
+
+
+def test_one_omitted_group_named_alone():
+    from nncaption.report.render import omitted_groups_note
+
+    data = _group_report({
+        "generator": {"replay": {"trained": 2}},
+        "k": {"5": {"trained": 2}},
+        "base_model": {"cnn_gru": {"trained": 2}},
+        "template": {"-": {"trained": 2}},
+    })
+    assert data.shown_groups() == ["generator", "k", "base_model"]
+    assert omitted_groups_note(data).startswith("No table by prompt template, because no finished candidate of this run "
+                                                "has a value for it.")
+
+
+def test_groups_figure_without_candidates(tmp_path):
+    from nncaption.report.figures import groups_figure
+
+    path = groups_figure(_group_report({}), tmp_path / "groups.png")
+    assert path.stat().st_size > 0

@@ -73,3 +73,23 @@ def test_train_writes_results_and_hypotheses(tmp_path, tiny_cache, tiny_prepared
     for name in ("val_hypotheses.json", "test_hypotheses.json"):
         hypotheses = json.loads((out / name).read_text())
         assert hypotheses and set(hypotheses[0]) == {"image_id", "caption"}
+
+
+@pytest.mark.slow
+def test_failed_check_names_user_file(tmp_path, tiny_cache, tiny_prepared, capsys):
+    source = (MODELS / "tiny_gru.py").read_text()
+    lines = source.splitlines()
+    forward = next(i for i, line in enumerate(lines) if line.strip().startswith("def forward("))
+    indent = lines[forward][: len(lines[forward]) - len(lines[forward].lstrip())]
+    lines.insert(forward + 1, f'{indent}    raise ValueError("boom in forward")')
+    model = tmp_path / "my_net.py"
+    model.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+
+    assert _train(model, out, tiny_cache, "--epochs", "1") == 1
+    location = f"({model}:{forward + 2}, in forward)"
+    assert location in capsys.readouterr().out
+    outcome = json.loads((out / "results.json").read_text())["outcome"]
+    assert outcome["message"].endswith(location)
+    failed = next(check for check in outcome["checks"] if not check["passed"])
+    assert failed["message"].endswith(location)

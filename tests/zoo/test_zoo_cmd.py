@@ -88,3 +88,51 @@ def test_config_zoo_dirs_are_listed(capsys, tmp_path: Path, monkeypatch):
     code, out, _ = run_zoo(capsys, "--no-probe", "--kind", "backbone")
     assert code == 0
     assert "FromConfig" in out
+
+
+# A classification file with a Net but no Features class: a backbone, yet no encoder.
+NET_ONLY_FILE = '''
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, in_shape, out_shape, prm, device):
+        super().__init__()
+        self.fc = nn.Linear(in_shape[1], out_shape[0])
+
+    def forward(self, x):
+        return self.fc(x.mean((2, 3)))
+'''
+
+
+def known_names(err: str) -> list[str]:
+    """Return the names after the last ': ' of an error line."""
+    return [name.strip() for name in err.strip().rsplit(": ", 1)[1].split(",")]
+
+
+def test_unknown_encoder_lists_only_encoders(capsys, tmp_path: Path):
+    (tmp_path / "MyNet.py").write_text(USER_FILE)
+    (tmp_path / "NetOnly.py").write_text(NET_ONLY_FILE)
+    code, _, err = run_zoo(capsys, "--dir", str(tmp_path), "--encoder", "nope")
+    assert code == 2
+    assert "no zoo entry named 'nope'" in err
+    names = known_names(err)
+    assert "vgg" in names
+    assert "MyNet" in names
+    assert "cnn_gru" not in names
+    assert "cnn_transformer" not in names
+    assert "NetOnly" not in names
+
+
+def test_unknown_snippet_lists_captioners_too(capsys):
+    code, _, err = run_zoo(capsys, "--snippet", "nope")
+    assert code == 2
+    names = known_names(err)
+    assert "vgg" in names
+    assert "cnn_gru" in names
+
+
+def test_encoder_of_captioner_says_why(capsys):
+    code, _, err = run_zoo(capsys, "--encoder", "cnn_gru")
+    assert code == 2
+    assert "it is a captioner, not a backbone" in err

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import shutil
 import sys
 import tempfile
@@ -17,11 +18,16 @@ from typing import Any
 from nncaption.codegen.validate import Violation, status_for, validate_source
 from nncaption.contract import DEFAULT_PARAM_BUDGET
 from nncaption.sandbox import SandboxLimits, run_in_sandbox
-from nncaption.sandbox.outcome import classify_failure
+from nncaption.sandbox.outcome import classify_failure, failed_check_status
 from nncaption.status import Status
 from nncaption.trial.check_child import DEFAULT_REQUEST
 
 CHILD_ENTRY = "nncaption.trial.check_child"
+# Name of the copy of the model file inside the sandbox's working folder.
+SANDBOX_MODEL_NAME = "model.py"
+# The location that the behavioural checks append to a candidate's exception message,
+# e.g. " (model.py line 42, in forward)". nncaption.trial.behaviour._candidate_location writes it.
+_CANDIDATE_LOCATION = re.compile(r" \((?P<file>[^()]+) line (?P<line>\d+), in (?P<function>[^()]*)\)$")
 JSON_SCHEMA_VERSION = 1
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -110,11 +116,24 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_VALID if status is None else EXIT_INVALID
 
 
+def locate_in_user_file(message: str, user_path: Path | str, copy_name: str = SANDBOX_MODEL_NAME) -> str:
+    """Rewrite the location at the end of `message` from the sandbox copy to the user's file.
+
+    " (model.py line 42, in forward)" becomes " (USER_PATH:42, in forward)", the form that
+    terminals and editors open at the line. A message without a location in `copy_name`
+    is returned unchanged.
+    """
+    match = _CANDIDATE_LOCATION.search(message)
+    if match is None or match["file"] != copy_name:
+        return message
+    return f"{message[:match.start()]} ({user_path}:{match['line']}, in {match['function']})"
+
+
 def _run_behaviour(path: Path, args: argparse.Namespace) -> dict[str, Any]:
     """Run the behavioural checks in a sandboxed child; return checks, status and message."""
     request = {
         **DEFAULT_REQUEST,
-        "model_path": "model.py",
+        "model_path": SANDBOX_MODEL_NAME,
         "batch_size": args.batch_size,
         "image_size": args.image_size,
         "vocab_size": args.vocab_size,
@@ -123,10 +142,13 @@ def _run_behaviour(path: Path, args: argparse.Namespace) -> dict[str, Any]:
         "param_budget": args.param_budget,
     }
     with tempfile.TemporaryDirectory(prefix="nncaption-check-") as workdir:
-        shutil.copyfile(path, Path(workdir) / "model.py")
+        shutil.copyfile(path, Path(workdir) / SANDBOX_MODEL_NAME)
         result = run_in_sandbox(CHILD_ENTRY, request, Path(workdir), SandboxLimits(wall_seconds=args.timeout))
 
     checks = [_without_type(r) for r in result.records if r.get("type") == "check"]
+    for check in checks:
+        if isinstance(check.get("message"), str):
+            check["message"] = locate_in_user_file(check["message"], path)
     final = next((r for r in result.records if r.get("type") == "result"), None)
     status: Status | None = None
     message = None
@@ -134,7 +156,7 @@ def _run_behaviour(path: Path, args: argparse.Namespace) -> dict[str, Any]:
         status, message = classify_failure(result)
     elif not final.get("passed"):
         failed = next((c for c in checks if not c.get("passed") and c.get("severity") == "error"), {})
-        status = Status.BUILD_ERROR if failed.get("name") == "build" else Status.SMOKE_FAILED
+        status = failed_check_status(str(failed.get("name", "")), str(failed.get("message", "")))
         message = f"{failed.get('name', 'unknown check')}: {failed.get('message', 'no message')}"
     return {"ran": True, "checks": checks, "message": message, "seconds": round(result.seconds, 3), "status": status}
 

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from nncaption.cli.check_cmd import SANDBOX_MODEL_NAME, locate_in_user_file
 from nncaption.cli.common import add_config_options, config_from_args
 from nncaption.cli.tables import format_table
 from nncaption.codegen.validate import status_for, validate_source
@@ -132,11 +133,12 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     dump_config(config, out / "config.yaml")
     prepared = prepare_data(config.data, _data_progress)
-    shutil.copyfile(path, out / "model.py")
+    shutil.copyfile(path, out / SANDBOX_MODEL_NAME)
     trial_dir = out / "trial"
     shutil.rmtree(trial_dir, ignore_errors=True)
     param_budget = config.trial.param_budget or DEFAULT_PARAM_BUDGET
-    outcome = run_trial(out / "model.py", trial_dir, prepared, config, prm, param_budget)
+    outcome = run_trial(out / SANDBOX_MODEL_NAME, trial_dir, prepared, config, prm, param_budget)
+    _locate_in_user_file(outcome, path)
 
     for name in HYPOTHESIS_FILES:
         if (trial_dir / name).is_file():
@@ -145,6 +147,14 @@ def run(args: argparse.Namespace) -> int:
     (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     _print_report(outcome, prepared.manifest, out)
     return EXIT_TRAINED if outcome.status == Status.TRAINED else EXIT_NOT_TRAINED
+
+
+def _locate_in_user_file(outcome: TrialOutcome, path: Path) -> None:
+    """Point the error locations of `outcome` at the user's model file instead of the trial's copy."""
+    outcome.message = locate_in_user_file(outcome.message, path)
+    for check in outcome.checks:
+        if isinstance(check.get("message"), str):
+            check["message"] = locate_in_user_file(check["message"], path)
 
 
 def _data_progress(stage: str, done: int, total: int) -> None:

@@ -81,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         print(snippet, end="")
         return 0
     if args.encoder:
+        # Checked here so that an unknown name lists only the backbones --encoder accepts.
+        get_entry(args.encoder, dirs, probe=False, encoder=True)
         print(encoder_source(args.encoder, dirs), end="")
         return 0
 

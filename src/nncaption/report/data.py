@@ -23,6 +23,9 @@ from nncaption.store import Store
 
 # Candidate metadata keys the status breakdown groups by, with their table titles.
 GROUPS = {"generator": "generator", "k": "K", "base_model": "base model", "template": "prompt template"}
+# Group value of a candidate whose metadata lacks the key. Only the LLM generators record
+# K, base model and prompt template, so composer candidates get this value for those keys.
+NO_GROUP = "-"
 # Statuses whose candidates finished training and are ranked in the top table.
 RANKED = ("trained", "degenerate")
 Z_95 = 1.959964  # two-sided 95 % normal quantile
@@ -95,6 +98,10 @@ class ReportData:
     unfinished: int = 0
     failures: list[tuple[str, str, int]] = field(default_factory=list)  # (status, message, candidates), most frequent first
 
+    def shown_groups(self) -> list[str]:
+        """Return the GROUPS keys for which some finished candidate has a value, in GROUPS order."""
+        return [key for key in GROUPS if any(group != NO_GROUP for group in self.by_group[key])]
+
     def delta_to_baseline(self, candidate: CandidateView) -> float | None:
         """Return the candidate's test BLEU-4 minus the best baseline's (selected on val)."""
         if self.best_baseline is None or candidate.test_bleu4 is None or self.best_baseline["test_bleu4"] is None:
@@ -123,7 +130,7 @@ def _view(store: Store, run_dir: Path, row: Any) -> CandidateView:
     files = (folder / "prompt.md", folder / "reply.md", trial / "stdout.log", trial / "stderr.log")
     logs = [str(p.relative_to(run_dir)) for p in files if p.is_file()]
     groups = {key: str(meta.get(key) if key != "generator" else row["generator"]) for key in GROUPS}
-    groups = {key: ("-" if value == "None" else value) for key, value in groups.items()}
+    groups = {key: (NO_GROUP if value == "None" else value) for key, value in groups.items()}
     epochs = [(int(e["epoch"]), e["train_loss"], e["val_bleu4"]) for e in store.epochs(row["id"])]
     return CandidateView(
         id=int(row["id"]), status=row["status"], message=row["message"], generator=row["generator"], summary=summary,

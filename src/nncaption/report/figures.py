@@ -55,8 +55,8 @@ def curves_figure(data: ReportData, path: Path) -> Path:
 
 
 def groups_figure(data: ReportData, path: Path) -> Path:
-    """Trained rate with its 95 % Wilson interval per group value, one panel per grouping key."""
-    keys = list(GROUPS)
+    """Trained rate with its 95 % Wilson interval per group value, one panel per grouping key with values."""
+    keys = data.shown_groups() or ["generator"]
     figure, axes_row = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3.2), squeeze=False)
     for axes, key in zip(axes_row[0], keys, strict=True):
         rates = sorted(data.success_by_group[key].items())

@@ -68,6 +68,17 @@ def group_rows(data: ReportData, key: str) -> tuple[list[str], list[list[str]]]:
     return headers, rows
 
 
+def omitted_groups_note(data: ReportData) -> str | None:
+    """Return one sentence naming the breakdowns left out because no candidate has a value, or None."""
+    omitted = [GROUPS[key] for key in GROUPS if key not in data.shown_groups()]
+    if not omitted:
+        return None
+    names = omitted[0] if len(omitted) == 1 else ", ".join(omitted[:-1]) + " or " + omitted[-1]
+    pronoun = "it" if len(omitted) == 1 else "them"
+    return (f"No table by {names}, because no finished candidate of this run has a value for {pronoun}. "
+            "Only the LLM generators (openai, hf and replay) record K, base model and prompt template.")
+
+
 def _md_table(headers: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
@@ -80,8 +91,11 @@ def render_markdown(data: ReportData, probe: dict[str, Any]) -> str:
              f"{len(data.candidates)} candidates ({data.unfinished} unfinished), {data.elapsed_s / 60:.1f} min of search, "
              f"{data.llm_tokens} LLM tokens.", "", f"**Trained:** {fmt_rate(data.success)}", "", "## Status breakdown", "",
              _md_table(["status", "candidates"], [[s, str(c)] for s, c in data.status_counts.items()])]
-    for key, title in GROUPS.items():
-        parts += ["", f"### By {title}", "", _md_table(*group_rows(data, key))]
+    for key in data.shown_groups():
+        parts += ["", f"### By {GROUPS[key]}", "", _md_table(*group_rows(data, key))]
+    note = omitted_groups_note(data)
+    if note:
+        parts += ["", note]
     if data.failures:
         parts += ["", "## Most frequent failures", "", _md_table(FAILURE_HEADERS, failure_rows(data))]
     parts += ["", "## Top candidates (selected on val BLEU-4)", "", _md_table(TOP_HEADERS, top_rows(data))]
@@ -129,7 +143,10 @@ img.thumb{width:96px;height:96px;image-rendering:pixelated}.refs{color:#555}"""
 def render_html(data: ReportData, probe: dict[str, Any]) -> str:
     """Return the HTML page of the run; images and links are relative to the report folder."""
     top = _html_table(TOP_HEADERS + ["links"], [row + [_links(v)] for row, v in zip(top_rows(data), data.top, strict=True)], (11,))
-    groups = "".join(f"<h3>By {html.escape(title)}</h3>" + _html_table(*group_rows(data, key)) for key, title in GROUPS.items())
+    groups = "".join(f"<h3>By {html.escape(GROUPS[key])}</h3>" + _html_table(*group_rows(data, key)) for key in data.shown_groups())
+    note = omitted_groups_note(data)
+    if note:
+        groups += f"<p>{html.escape(note)}</p>"
     every = _html_table(["candidate", "status", "attempt", "message", "val BLEU-4", "links"],
                         [[f"#{v.id}", v.status, str(v.attempt), v.message[:160], fmt_score(v.val_bleu4), _links(v)]
                          for v in data.candidates], (5,))

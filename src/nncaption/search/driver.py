@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nncaption.generate import Proposal
+from nncaption.generate.llm.cancel import cancel_requests
 from nncaption.sandbox.runner import terminate_all
 from nncaption.search.baselines import BaselineJobs
 from nncaption.search.budget import Budget
@@ -102,8 +103,10 @@ class Driver:
             try:
                 self._loop()
             except KeyboardInterrupt:
-                # The pools' shutdown waits for their threads, so the running trials are ended
-                # first; their candidates stay `running` and a rerun resumes their trials.
+                # The pools' shutdown waits for their threads, so LLM requests (hf generation
+                # included) and running trials are ended first. Their candidates stay `running`
+                # and a rerun resumes their trials.
+                cancel_requests()
                 ended = terminate_all()
                 log.warning("interrupted: ended %d running trial(s); rerun the command to resume", ended)
                 self.generate_pool.shutdown(wait=False, cancel_futures=True)

@@ -22,7 +22,12 @@ from nncaption.contract import (
     PAD_ID,
     SOS_ID,
 )
-from nncaption.trial.behaviour import CheckResult, first_failure, run_behaviour_checks
+from nncaption.trial.behaviour import (
+    CheckResult,
+    _candidate_location,
+    first_failure,
+    run_behaviour_checks,
+)
 from nncaption.trial.modload import load_candidate
 
 log = logging.getLogger(__name__)
@@ -82,8 +87,8 @@ def main(request: dict[str, Any], channel: Channel) -> None:
         module = load_candidate(settings["model_path"])
         prm = hyperparameters_for(module.supported_hyperparameters())
     except Exception as exc:  # the candidate failed to import: a build failure, reported as data
-        failed = CheckResult("build", False, "error", f"loading the model file failed: {type(exc).__name__}: {exc}",
-                             time.perf_counter() - started)
+        message = f"loading the model file failed: {type(exc).__name__}: {exc}"[:1000] + _candidate_location(exc)
+        failed = CheckResult("build", False, "error", message, time.perf_counter() - started)
         channel.send({"type": "check", **failed.to_dict()})
         channel.send({"type": "result", "passed": False, "checks": [failed.to_dict()]})
         return

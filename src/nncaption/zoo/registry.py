@@ -65,6 +65,11 @@ class ZooEntry:
             return None
         return (self.feature_channels, *self.feature_grid)
 
+    @property
+    def can_encode(self) -> bool:
+        """Whether the composer and `encoder_source` accept this entry as an encoder."""
+        return self.kind == "backbone" and self.has_features
+
     def source(self) -> str:
         return self.path.read_text(encoding="utf-8")
 
@@ -248,8 +253,19 @@ def list_entries(
     return entries
 
 
-def get_entry(name: str, extra_dirs: Sequence[Path | str] = (), *, probe: bool = True) -> ZooEntry:
-    """Return the entry called `name`; raises UsageError listing the known names if absent."""
+def get_entry(
+    name: str,
+    extra_dirs: Sequence[Path | str] = (),
+    *,
+    probe: bool = True,
+    encoder: bool = False,
+) -> ZooEntry:
+    """Return the entry called `name`; raises UsageError listing the known names if absent.
+
+    With `encoder`, that list contains only the entries that can serve as encoders
+    (`ZooEntry.can_encode`). An entry that exists is returned either way, so the caller
+    can say why it cannot serve.
+    """
     entries = list_entries(extra_dirs=extra_dirs, probe=False)
     for entry in entries:
         if entry.name == name:
@@ -258,5 +274,9 @@ def get_entry(name: str, extra_dirs: Sequence[Path | str] = (), *, probe: bool =
 
                 return probe_entries([entry])[0]
             return entry
+
+    if encoder:
+        known = ", ".join(e.name for e in entries if e.can_encode)
+        raise UsageError(f"no zoo entry named {name!r}; backbones that can serve as encoders: {known}")
     known = ", ".join(e.name for e in entries)
     raise UsageError(f"no zoo entry named {name!r}; known entries: {known}")

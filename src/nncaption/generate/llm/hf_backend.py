@@ -2,6 +2,11 @@
 
 Needs the optional extra (`pip install 'nncaption[hf]'`). The model is loaded once, on the
 first request, and requests run one at a time because generation already uses the device.
+
+Generation stops after the current token once `HFBackend.cancel()` is called or the run-wide
+`cancel.CANCELLED` event is set. The SIGINT handler that `cancel.watch_interrupts` installs
+sets that event on the first Ctrl-C. The request then raises RequestCancelled instead of
+returning a cut reply.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +27,7 @@ from nncaption.generate.llm.backend import (
     reasoning_from_fields,
     register_backend,
 )
+from nncaption.generate.llm.cancel import CANCELLED, RequestCancelled, watch_interrupts
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +45,25 @@ class HFBackend:
         self.model = self._dir.name
         self._lock = threading.Lock()
         self._loaded: tuple[Any, Any] | None = None
+        self._stop = threading.Event()
+        # A new backend means a new run, so an interrupt of an earlier run in this process is forgotten.
+        CANCELLED.clear()
+        watch_interrupts()
+
+    def cancel(self) -> None:
+        """End the running generation after its current token. It and every later request raise RequestCancelled.
+
+        Safe to call from any thread. Loading the model is not interrupted: a request that is
+        still loading raises once the load has finished.
+        """
+        self._stop.set()
+
+    def _cancelled(self) -> bool:
+        return self._stop.is_set() or CANCELLED.is_set()
+
+    def _raise_if_cancelled(self) -> None:
+        if self._cancelled():
+            raise RequestCancelled(f"LLM request to {self.model} abandoned: the run was interrupted")
 
     def _load(self) -> tuple[Any, Any]:
         if self._loaded is None:
@@ -63,7 +89,9 @@ class HFBackend:
         import torch
 
         with self._lock:
+            self._raise_if_cancelled()
             tokenizer, model = self._load()
+            self._raise_if_cancelled()
             started = time.monotonic()
             prompt_ids = tokenizer.apply_chat_template(
                 messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
@@ -78,8 +106,11 @@ class HFBackend:
                     temperature=self._config.temperature if sampling else None,
                     top_p=self._config.top_p if sampling else None,
                     pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
+                    stopping_criteria=_cancel_criteria(self._cancelled),
                 )  # [1, P + new]
             latency = time.monotonic() - started
+            # A reply cut short by a cancel is not the model's whole reply, so it is not returned.
+            self._raise_if_cancelled()
 
         new_ids = output[0, prompt_ids.shape[1] :].tolist()
         ended = bool(new_ids) and new_ids[-1] in _eos_ids(model, tokenizer)
@@ -95,6 +126,23 @@ class HFBackend:
             latency_s=round(latency, 3),
             model=self.model,
         )
+
+
+def _cancel_criteria(cancelled: Callable[[], bool]) -> Any:
+    """Return a transformers StoppingCriteriaList that ends generation once `cancelled()` is true.
+
+    `generate` calls its stopping criteria after every new token (the decoding loop of
+    transformers 5.25, `GenerationMixin._sample`), so generation ends within one step of a cancel.
+    """
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class CancelCriterion(StoppingCriteria):
+        def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
+            # One flag per sequence, shape [B]. All sequences stop together.
+            return torch.full((input_ids.shape[0],), cancelled(), dtype=torch.bool, device=input_ids.device)
+
+    return StoppingCriteriaList([CancelCriterion()])
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
