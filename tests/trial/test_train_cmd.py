@@ -23,6 +23,20 @@ def test_missing_model_file_is_usage_error(tmp_path, capsys):
     assert "not found" in capsys.readouterr().err
 
 
+def test_out_that_is_a_file_is_usage_error(tmp_path, capsys):
+    (tmp_path / "taken").write_text("")
+
+    assert main(["train", str(MODELS / "tiny_gru.py"), "--out", str(tmp_path / "taken")]) == 2
+    assert "exists and is not a folder" in capsys.readouterr().err
+
+
+def test_uncreatable_out_is_usage_error(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+
+    assert main(["train", str(MODELS / "tiny_gru.py"), "--out", str(tmp_path / "file" / "sub")]) == 2
+    assert "cannot create the --out folder" in capsys.readouterr().err
+
+
 def test_invalid_prm_is_usage_error(tmp_path, capsys):
     assert main(["train", str(MODELS / "tiny_gru.py"), "--prm", "[1, 2]"]) == 2
     assert "--prm must be a JSON object" in capsys.readouterr().err
@@ -69,6 +83,7 @@ def test_train_writes_results_and_hypotheses(tmp_path, tiny_cache, tiny_prepared
     assert [e["epoch"] for e in outcome["epochs"]] == [1, 2]
     assert outcome["seed"] == 3
     assert results["config"]["trial"]["decoding"] == "beam"
+    assert set(results["data"]["constant_caption"]) >= {"caption", "val_bleu4", "test_bleu4"}
     assert set(outcome["test_metrics"]) >= {"Bleu_4", "CIDEr"}
     for name in ("val_hypotheses.json", "test_hypotheses.json"):
         hypotheses = json.loads((out / name).read_text())

@@ -25,8 +25,14 @@ from nncaption.codegen.validate import status_for, validate_source
 from nncaption.config import RunConfig, dump_config
 from nncaption.contract import DEFAULT_PARAM_BUDGET
 from nncaption.data.prepare import SOURCES, prepare_data
+from nncaption.errors import UsageError
 from nncaption.status import Status
-from nncaption.trial.runner import TrialOutcome, check_trial_config, run_trial
+from nncaption.trial.runner import (
+    TrialOutcome,
+    check_trial_config,
+    constant_caption_scores,
+    run_trial,
+)
 
 EXIT_TRAINED, EXIT_NOT_TRAINED, EXIT_USAGE = 0, 1, 2
 RESULTS_SCHEMA_VERSION = 1
@@ -130,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     config = _config(args)
     check_trial_config(config)
     out = args.out or Path("runs") / "train" / path.stem
-    out.mkdir(parents=True, exist_ok=True)
+    _make_out_dir(out)
     dump_config(config, out / "config.yaml")
     prepared = prepare_data(config.data, _data_progress)
     shutil.copyfile(path, out / SANDBOX_MODEL_NAME)
@@ -143,9 +149,10 @@ def run(args: argparse.Namespace) -> int:
     for name in HYPOTHESIS_FILES:
         if (trial_dir / name).is_file():
             shutil.copyfile(trial_dir / name, out / name)
-    results = _results(path, config, prepared.manifest, outcome)
+    constant = constant_caption_scores(prepared, config)
+    results = _results(path, config, prepared.manifest, constant, outcome)
     (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
-    _print_report(outcome, prepared.manifest, out)
+    _print_report(outcome, constant, out)
     return EXIT_TRAINED if outcome.status == Status.TRAINED else EXIT_NOT_TRAINED
 
 
@@ -157,11 +164,22 @@ def _locate_in_user_file(outcome: TrialOutcome, path: Path) -> None:
             check["message"] = locate_in_user_file(check["message"], path)
 
 
+def _make_out_dir(out: Path) -> None:
+    """Create the --out folder, or raise UsageError saying why it cannot be used."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} exists and is not a folder; choose a folder path")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the --out folder {out}: {exc.strerror}; choose a writable path") from exc
+
+
 def _data_progress(stage: str, done: int, total: int) -> None:
     print(f"\rpreparing data: {stage} {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
 
-def _results(path: Path, config: RunConfig, manifest: dict[str, Any], outcome: TrialOutcome) -> dict[str, Any]:
+def _results(path: Path, config: RunConfig, manifest: dict[str, Any], constant: dict[str, Any] | None,
+             outcome: TrialOutcome) -> dict[str, Any]:
     record = dataclasses.asdict(outcome)
     record["status"] = outcome.status.value
     return {
@@ -169,12 +187,12 @@ def _results(path: Path, config: RunConfig, manifest: dict[str, Any], outcome: T
         "model": str(path),
         "config": config.to_dict(),
         "data": {"name": manifest.get("name"), "splits": manifest.get("splits"),
-                 "constant_caption": manifest.get("constant_caption")},
+                 "constant_caption": constant},
         "outcome": record,
     }
 
 
-def _print_report(outcome: TrialOutcome, manifest: dict[str, Any], out: Path) -> None:
+def _print_report(outcome: TrialOutcome, constant: dict[str, Any] | None, out: Path) -> None:
     columns = [c for c in METRIC_COLUMNS if any(c in e.val_metrics for e in outcome.epochs)]
     headers = ["epoch", "loss", *columns, "own BLEU-4", "train s", "img/s"]
     rows = []
@@ -190,18 +208,17 @@ def _print_report(outcome: TrialOutcome, manifest: dict[str, Any], out: Path) ->
         print(format_table(headers, rows))
         print("val metrics per epoch (* the val-selected epoch); loss: cross-entropy on a fixed training batch; "
               "own BLEU-4: the model's own forward(images) decoding, not the score of record")
-    _print_summary(outcome, manifest, out)
+    _print_summary(outcome, constant, out)
 
 
-def _print_summary(outcome: TrialOutcome, manifest: dict[str, Any], out: Path) -> None:
+def _print_summary(outcome: TrialOutcome, constant: dict[str, Any] | None, out: Path) -> None:
     detail = f": {outcome.message}" if outcome.message else ""
     print(f"\nstatus: {outcome.status.value}{detail}")
     if outcome.stop_reason:
         print(f"stopped: {outcome.stop_reason}")
-    constant = manifest.get("constant_caption") or {}
     if constant:
         print(f"best constant caption: \"{constant['caption']}\" (val BLEU-4 {constant['val_bleu4']:.3f}, "
-              f"test BLEU-4 {constant['test_bleu4']:.3f})")
+              f"test BLEU-4 {constant['test_bleu4']:.3f}, on the same images as the model)")
     params = "-" if outcome.parameters is None else f"{outcome.parameters:,}"
     flops = "-" if outcome.flops_per_image is None else f"{outcome.flops_per_image / 1e6:.1f} MFLOPs"
     rss = "-" if outcome.peak_rss_bytes is None else f"{outcome.peak_rss_bytes / 2**20:.0f} MiB"

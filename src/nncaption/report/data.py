@@ -153,12 +153,14 @@ def collect(run_dir: Path, top: int | None = None) -> ReportData:
     if not (run_dir / "store.sqlite").is_file():
         raise UsageError(f"{run_dir} has no store.sqlite; pass the run directory of an nncaption search (its --run-dir)")
     config = load_config(run_dir / "config.yaml") if (run_dir / "config.yaml").is_file() else RunConfig()
-    store = Store(run_dir / "store.sqlite")
+    store = Store(run_dir / "store.sqlite", create=False)
     try:
         views = [_view(store, run_dir, row) for row in store.candidates()]
         baselines = [dict(row, epochs=[(int(e["epoch"]), e["val_bleu4"]) for e in store.baseline_epochs(row["name"])
                                        if e["val_bleu4"] is not None]) for row in store.baselines()]
         data_meta = store.get_meta("data", {}) or {}
+        # Runs stored before the subset-scored figures fall back to the manifest's whole-split ones.
+        constant = store.get_meta("constant_caption") or (data_meta.get("manifest") or {}).get("constant_caption")
         tokens, elapsed = store.llm_tokens(), float(store.get_meta("elapsed_s", 0.0))
     finally:
         store.close()
@@ -182,7 +184,7 @@ def collect(run_dir: Path, top: int | None = None) -> ReportData:
         success=_rate(finished),
         success_by_group={k: {g: _rate(m) for g, m in groups.items()} for k, groups in members.items()},
         top=scored[: top if top is not None else config.search.report_top],
-        best_baseline=best_baseline, constant=(data_meta.get("manifest") or {}).get("constant_caption"),
+        best_baseline=best_baseline, constant=constant,
         data_path=data_meta.get("path"), llm_tokens=tokens, elapsed_s=elapsed,
         unfinished=len(views) - len(finished),
         failures=_failures(finished),

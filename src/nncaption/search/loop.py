@@ -24,7 +24,7 @@ from nncaption.errors import ConfigError, UsageError
 from nncaption.generate import GENERATORS, DataFacts, GenerationContext, Generator, load_generators
 from nncaption.search.run_lock import RunLock
 from nncaption.store import Store
-from nncaption.trial.runner import EpochScore
+from nncaption.trial.runner import EpochScore, constant_caption_scores
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,8 @@ def _open_locked(run_dir: Path, config: RunConfig, progress: Any, lock: RunLock)
     generator = GENERATORS[config.generator.kind](config.generator, context)
     store = Store(run_dir / "store.sqlite")
     store.set_meta("data", {"path": str(prepared.path), "manifest": prepared.manifest})
+    # The figures the report compares candidates with: scored on the same val and test images as the trials.
+    store.set_meta("constant_caption", constant_caption_scores(prepared, config))
     # The composer is CPU work and fast; LLM generators overlap up to generator.concurrency requests.
     threads = 1 if config.generator.kind == "composer" else max(1, config.generator.concurrency)
     return SearchRun(run_dir, config, store, prepared, generator, param_budget, threads, lock)
