@@ -121,14 +121,16 @@ def test_device_is_not_a_regular_file(capsys):
 
 @pytest.mark.parametrize(
     ("option", "value"),
-    [("--batch-size", "0"), ("--image-size", "4"), ("--param-budget", "-1"), ("--timeout", "0"), ("--timeout", "inf")],
+    [("--batch-size", "0"), ("--image-size", "4"), ("--param-budget", "-1"), ("--timeout", "0"), ("--timeout", "inf"),
+     ("--batch-size", "2000"), ("--image-size", "5000"), ("--seq-len", "600")],
 )
 def test_bad_option_is_named_with_its_value(option: str, value: str, capsys):
     assert _check([str(VALID_FILE), option, value]) == 2
     err = capsys.readouterr().err
     assert f"{option} must be" in err
-    assert f"got {value}" in err
-    assert [o for o in ("--batch-size", "--image-size", "--param-budget", "--timeout") if o in err] == [option]
+    shown = f"{int(value):,}" if value.isdigit() else value  # whole numbers are printed with thousands separators
+    assert f"got {shown}" in err
+    assert [o for o in ("--batch-size", "--image-size", "--seq-len", "--param-budget", "--timeout") if o in err] == [option]
 
 
 def test_every_banned_module_of_one_import_reported(tmp_path: Path, capsys):

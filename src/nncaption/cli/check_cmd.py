@@ -64,15 +64,18 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
         return f"model file {path} is not a regular file; pass the path of a Python model file"
     if args.vocab_size < 5:
         return f"--vocab-size must be at least 5 (4 special tokens and a word), got {args.vocab_size}"
-    if args.seq_len < 4:
-        return f"--seq-len must be at least 4 tokens, got {args.seq_len}"
-    for option, value, minimum in (
-        ("--batch-size", args.batch_size, 1),
-        ("--image-size", args.image_size, 8),
-        ("--param-budget", args.param_budget, 1),
+    # The upper bounds keep an oversized dummy batch from being blamed on the model as out_of_memory.
+    for option, value, minimum, maximum in (
+        ("--batch-size", args.batch_size, 1, 1024),
+        ("--image-size", args.image_size, 8, 1024),
+        ("--vocab-size", args.vocab_size, 5, 1_000_000),
+        ("--seq-len", args.seq_len, 4, 512),
+        ("--param-budget", args.param_budget, 1, None),
     ):
         if value < minimum:
             return f"{option} must be at least {minimum}, got {value}"
+        if maximum is not None and value > maximum:
+            return f"{option} must be at most {maximum:,}, got {value:,}"
     if not (args.timeout > 0 and math.isfinite(args.timeout)):
         return f"--timeout must be a positive number of seconds, got {args.timeout:g}"
     return None
