@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from nncaption.trial.journal import journal_dir
+
 from .helpers import search_args
 
 EPOCHS = 4
@@ -55,7 +57,7 @@ def test_sigkilled_search_resumes_running_trial(tmp_path, data_cache):
 
     # Kill the search as soon as the parent has journaled epoch 2: the trial process dies with it.
     search = _launch(run_dir, data_cache, stderr)
-    journal = run_dir / "candidates" / "0000" / "trial" / "journal"
+    journal = journal_dir(run_dir / "candidates" / "0000" / "trial")
     _wait_for(journal / "epoch_2.json", search, 180)
     search.send_signal(signal.SIGKILL)
     search.wait(timeout=30)

@@ -54,8 +54,10 @@ def killed_after_epoch_2(tmp_path_factory, tiny_prepared, tiny_cache):
 
 
 def _copy(folder, tmp_path):
+    """Copy a killed trial's folder and its journal, which lies next to it."""
     target = tmp_path / "trial"
     shutil.copytree(folder, target)
+    shutil.copytree(journal.journal_dir(folder), journal.journal_dir(target))
     return target
 
 

@@ -1,7 +1,8 @@
 """The parent's epoch journal: the scores a resumed trial takes over from its interrupted run.
 
-Files in `<trial_dir>/journal/`, each written to a temporary name and renamed, so a kill
-never leaves half a file:
+Files in `<trial_dir>.journal/`, a sibling of the trial folder, each written to a temporary
+name and renamed, so a kill never leaves half a file. The folder lies outside the trial
+process's writable folder, so the code under test cannot forge the scores it contains:
 - `setup.json` once the behavioural checks are done: the check results, the FLOPs per
   image and the seconds the trial had run.
 - `epoch_K.json` once epoch K is scored, before the verdict on it is written: the
@@ -21,8 +22,14 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-JOURNAL_DIR = "journal"
+JOURNAL_SUFFIX = ".journal"
 SETUP_FILE = "setup.json"
+
+
+def journal_dir(trial_dir: Path) -> Path:
+    """Return the journal folder of a trial: next to the trial folder, where the trial process cannot write."""
+    trial_dir = Path(trial_dir)
+    return trial_dir.with_name(trial_dir.name + JOURNAL_SUFFIX)
 
 
 def _write(path: Path, content: dict[str, Any]) -> None:
@@ -45,16 +52,16 @@ def _read(path: Path) -> dict[str, Any] | None:
 
 
 def epoch_path(trial_dir: Path, epoch: int) -> Path:
-    return Path(trial_dir) / JOURNAL_DIR / f"epoch_{epoch}.json"
+    return journal_dir(trial_dir) / f"epoch_{epoch}.json"
 
 
 def write_setup(trial_dir: Path, checks: list[dict[str, Any]], flops_per_image: float | None, elapsed_s: float) -> None:
-    _write(Path(trial_dir) / JOURNAL_DIR / SETUP_FILE,
+    _write(journal_dir(trial_dir) / SETUP_FILE,
            {"checks": checks, "flops_per_image": flops_per_image, "elapsed_s": elapsed_s})
 
 
 def read_setup(trial_dir: Path) -> dict[str, Any] | None:
-    return _read(Path(trial_dir) / JOURNAL_DIR / SETUP_FILE)
+    return _read(journal_dir(trial_dir) / SETUP_FILE)
 
 
 def write_epoch(trial_dir: Path, entry: dict[str, Any]) -> None:
@@ -77,11 +84,11 @@ def journaled_epochs(trial_dir: Path) -> int:
 
 def drop_from(trial_dir: Path, epoch: int) -> None:
     """Delete the entries of `epoch` and later epochs."""
-    folder = Path(trial_dir) / JOURNAL_DIR
+    folder = journal_dir(trial_dir)
     for path in folder.glob("epoch_*.json"):
         if int(path.stem.split("_")[1]) >= epoch:
             path.unlink(missing_ok=True)
 
 
 def clear(trial_dir: Path) -> None:
-    shutil.rmtree(Path(trial_dir) / JOURNAL_DIR, ignore_errors=True)
+    shutil.rmtree(journal_dir(trial_dir), ignore_errors=True)
