@@ -140,6 +140,18 @@ def test_cache_reused(messy_coco, tmp_path, monkeypatch):
     assert second.manifest == first.manifest
 
 
+def test_cache_without_manifest_rebuilt(messy_coco, tmp_path):
+    root, _ = messy_coco
+    first = prepare_data(_coco_config(root, tmp_path))
+    (first.path / "manifest.json").unlink()
+
+    second = prepare_data(_coco_config(root, tmp_path))
+
+    assert second.path == first.path
+    assert second.manifest == first.manifest
+    assert (second.path / "manifest.json").is_file()
+
+
 def test_cache_rebuilt_when_source_changes(messy_coco, tmp_path):
     root, _ = messy_coco
     first = prepare_data(_coco_config(root, tmp_path))

@@ -109,6 +109,10 @@ def prepare(dataset: CaptionDataset, cache_root: Path, settings: PrepareSettings
         return load_prepared(final)
 
     remove_abandoned_builds(final.parent)
+    if final.exists():
+        # Only a finished build is renamed into place, so this folder lost its manifest afterwards.
+        log.warning("the prepared data folder %s has no manifest.json; removing it and preparing the data again", final)
+        shutil.rmtree(final, ignore_errors=True)
     building = building_path(final)
     try:
         building.mkdir(parents=True, exist_ok=True)
