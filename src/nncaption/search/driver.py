@@ -79,6 +79,9 @@ class Driver:
             self.next_index += 1
         self.next_store = self.next_index
         for candidate_id, row in sorted(rows.items()):
+            if candidate_id >= self.config.candidates:
+                # search.candidates was lowered on resume: unfinished ones past it wait for a larger budget.
+                continue
             if row["status"] == PENDING:
                 # The kill may have come between storing the proposal and checking it, so check it again.
                 attempt = int(row["attempt"])
