@@ -227,6 +227,10 @@ def _coerce(dotted: str, value: Any, hint: Any, *, from_text: bool) -> Any:
             return value
         if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+        if kind is float and isinstance(value, str) and str not in allowed:
+            number = _float_text(value)  # YAML 1.1 reads 1e3 (no dot, no sign in the exponent) as text
+            if number is not None:
+                return _coerce(dotted, number, hint, from_text=False)
         if kind is str and isinstance(value, str):
             return value
         if typing.get_origin(kind) is list and isinstance(value, list):
@@ -239,6 +243,14 @@ def _coerce(dotted: str, value: Any, hint: Any, *, from_text: bool) -> Any:
         # YAML 1.1 reads unquoted 12:30 as 750 and 017 as 15, so the text cannot be recovered here.
         hint = "; YAML read the value as a number, so put it in quotes"
     raise ConfigError(f"config key {dotted!r} expects {names}, got {value!r}{hint}")
+
+
+def _float_text(text: str) -> float | None:
+    """Return the number that `text` spells for Python's float(), such as 1e3 or nan, else None."""
+    try:
+        return float(text.strip())
+    except ValueError:
+        return None
 
 
 def _parse_text(text: str, allowed: tuple[Any, ...]) -> Any:
@@ -276,7 +288,7 @@ RESTVAL_CHOICES = ("train", "drop")
 SYNTHETIC_IMAGES_RANGE = (10, 1_000_000)  # every split needs images; the upper end keeps a typo from filling the disk
 MAX_IMAGE_SIZE = 1024  # pixels: 3 MiB per image in the prepared cache, which trials memory-map
 MAX_CAPTION_TOKENS = 512  # data.max_len: the train caption array is images x references x (max_len + 2) int32
-SEED_RANGE = (0, 2**32 - 1)  # trial.seed: what numpy.random.seed accepts
+SEED_RANGE = (0, 2**32 - 1)  # every seed: what numpy.random.seed accepts
 SYNTHETIC_SIZE_RANGE = (24, 1024)  # pixels: below 24 the shapes blur together; 1024 is about 3 MiB per decoded image
 
 
@@ -289,6 +301,7 @@ def check_config(config: RunConfig) -> None:
     check_data_config(config.data)
     check_search_config(config.search)
     check_trial_values(config.trial)
+    check_seeds(config)
     # Imported here because these modules import this one.
     from nncaption.trial.runner import check_trial_config
 
@@ -332,6 +345,17 @@ def check_synthetic_values(images: int, size: int, images_name: str, size_name: 
     if not low <= size <= high:
         raise ConfigError(f"{size_name} must be between {low} and {high} pixels (shapes stay recognisable and an "
                           f"image fits in memory), got {size:,}")
+
+
+def check_seeds(config: RunConfig) -> None:
+    """Raise ConfigError when any `*seed` key of any section is outside SEED_RANGE."""
+    low, high = SEED_RANGE
+    for section in dataclasses.fields(config):
+        values = getattr(config, section.name)
+        for key in dataclasses.fields(values):
+            value = getattr(values, key.name)
+            if key.name.endswith("seed") and isinstance(value, int) and not low <= value <= high:
+                raise ConfigError(f"{section.name}.{key.name} must be between {low} and 2**32 - 1 ({high}), got {value}")
 
 
 def check_trial_values(trial: TrialConfig) -> None:

@@ -245,3 +245,22 @@ def test_dumped_config_loads_back(tmp_path):
     path = tmp_path / "config.yaml"
     dump_config(config, path)
     assert load_config(path) == config
+
+
+@pytest.mark.parametrize("text", ["1e3", "1.5e3", "2E2"])
+def test_float_key_reads_exponent_without_dot(text):
+    assert load_config(None, [f"trial.timeout_s={text}"]).trial.timeout_s == float(text)
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf"])
+def test_float_key_plain_nan_inf_named_finite(text):
+    with pytest.raises(ConfigError, match="expects a finite number"):
+        load_config(None, [f"trial.timeout_s={text}"])
+
+
+@pytest.mark.parametrize("key", ["search.seed", "generator.seed", "data.synthetic_seed", "trial.subset_seed", "trial.seed"])
+@pytest.mark.parametrize("value", [-1, 2**32])
+def test_every_seed_range_checked(key, value):
+    config = load_config(None, [f"{key}={value}"])
+    with pytest.raises(ConfigError, match=f"{key} must be between 0 and 2\\*\\*32 - 1"):
+        check_config(config)
