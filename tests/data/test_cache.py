@@ -244,6 +244,17 @@ def test_split_without_usable_images(tmp_path):
         prepare_data(_coco_config(tmp_path / "coco", tmp_path))
 
 
+def test_split_of_empty_captions_says_so(tmp_path):
+    items = default_items(train=3, val=1, test=1)
+    items[4].captions = [" . ", "", "!!!"]
+    write_coco(tmp_path / "coco", items)
+
+    with pytest.raises(DataError, match="no usable images in split 'test'") as error:
+        prepare_data(_coco_config(tmp_path / "coco", tmp_path))
+    assert "1 images were left out for having no caption with a word" in str(error.value)
+    assert "3 empty captions were dropped" in str(error.value)
+
+
 def test_abandoned_builds_of_other_keys_removed(messy_coco, tmp_path):
     root, _ = messy_coco
     cache = tmp_path / "cache"

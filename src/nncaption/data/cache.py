@@ -194,7 +194,9 @@ def _build(dataset: CaptionDataset, out: Path, settings: PrepareSettings, progre
         kept_tokens = [tokens[split][i] for i in written.kept]
         if not kept:
             raise DataError(f"data set {dataset.name!r} has no usable images in split {split!r} "
-                            f"({len(records)} listed, {len(written.unreadable)} unreadable)")
+                            f"({len(records)} with a caption listed, {len(written.unreadable)} unreadable; in all "
+                            f"splits {skipped.get('images_without_captions', 0)} images were left out for having no "
+                            f"caption with a word, and {skipped.get('empty_captions', 0)} empty captions were dropped)")
 
         (out / f"image_ids_{split}.json").write_text(json.dumps([r.image_id for r in kept]), encoding="utf-8")
         if split == "train":
