@@ -179,9 +179,6 @@ class _TrialState:
             return None
         self.outcome.checks = list(self.setup.get("checks", []))
         self.outcome.flops_per_image = self.setup.get("flops_per_image")
-        if self.on_epoch is not None:
-            for score in self.outcome.epochs:
-                self.on_epoch(score)
         return len(self.journal)
 
     def on_record(self, record: dict[str, Any]) -> None:
@@ -216,6 +213,10 @@ class _TrialState:
         self.outcome.resumed_from_epoch = epoch
         self._restore(self.journal[: epoch - 1])
         journal.drop_from(self.trial_dir, epoch)
+        # Announced here rather than when the journal is read, so the re-sent epoch is announced once.
+        if self.on_epoch is not None:
+            for score in self.outcome.epochs:
+                self.on_epoch(score)
 
     def _on_epoch(self, record: dict[str, Any]) -> None:
         if record.get("replayed"):
@@ -286,8 +287,9 @@ def run_trial(
 
     With `resume`, an earlier run of the same trial in `trial_dir` that was interrupted
     continues after its last saved epoch: the journaled epoch scores are taken over
-    (`on_epoch` is called for each) and the trial process loads its resume state. Without
-    a usable journal or resume state the trial starts from epoch 1, with a warning. The
+    (`on_epoch` is called once for each kept epoch) and the trial process loads its
+    resume state. Without a usable journal or resume state the trial starts from epoch 1,
+    with a warning. The
     resume state is deleted at the end unless `keep_resume_state`: a caller that resumes
     after a crash of its own keeps it until the outcome is stored, then calls
     `discard_resume_state`.
