@@ -2,10 +2,11 @@
 
 Written by the trial process after each finished epoch, next to the epoch checkpoint, and
 read back only by a trial process (`torch.load(..., weights_only=True)`), never by the
-parent. It contains the model's state_dict, the state_dicts of the optimizers, LR schedulers
-and GradScalers the Net has as attributes, the Net's plain scalar attributes (step
-counters), the Python, NumPy, torch and CUDA random states, the epoch number and the epoch
-record sent to the parent, so an epoch whose record the parent never scored can be sent again.
+parent. It contains the model's state_dict and the state_dicts of the optimizers, LR
+schedulers and GradScalers that the Net has as attributes. It also contains the Net's plain
+scalar attributes (step counters) and the Python, NumPy, torch and CUDA random states.
+Last come the epoch number and the epoch record sent to the parent, so that an epoch whose
+record the parent never scored can be sent again.
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ def read(path: Path, device: torch.device) -> dict[str, Any]:
         raise ResumeError(f"the resume state {path} contains a {type(state).__name__}, expected a dict")
     missing = [key for key in ("format", "epoch", "model", "holders", "scalars", "rng", "record") if key not in state]
     if missing:
-        raise ResumeError(f"the resume state {path} lacks the entries {missing}")
+        raise ResumeError(f"the resume state {path} is missing the entries {missing}")
     if state["format"] != FORMAT_VERSION:
         raise ResumeError(f"the resume state {path} has format {state['format']}, expected {FORMAT_VERSION}")
     return state
