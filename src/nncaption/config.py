@@ -273,7 +273,7 @@ def _parse_text(text: str, allowed: tuple[Any, ...]) -> Any:
 
 
 def _string_list(dotted: str, value: list[Any]) -> list[str]:
-    """Return `value` when every item is a string; numbers and booleans are rejected, not converted."""
+    """Return `value` when every item is a string. Numbers and booleans are rejected, not converted."""
     for item in value:
         if not isinstance(item, str):
             raise ConfigError(f"config key {dotted!r} expects a list of strings (paths), got {item!r} in {value!r}; "

@@ -128,8 +128,8 @@ def test_bad_option_is_named_with_its_value(option: str, value: str, capsys):
     assert _check([str(VALID_FILE), option, value]) == 2
     err = capsys.readouterr().err
     assert f"{option} must be" in err
-    shown = f"{int(value):,}" if value.isdigit() else value  # whole numbers are printed with thousands separators
-    assert f"got {shown}" in err
+    printed_value = f"{int(value):,}" if value.isdigit() else value  # whole numbers get thousands separators
+    assert f"got {printed_value}" in err
     assert [o for o in ("--batch-size", "--image-size", "--seq-len", "--param-budget", "--timeout") if o in err] == [option]
 
 

@@ -81,8 +81,8 @@ def _check_model_files(run_dir: Path, rows: list[Any]) -> None:
     missing = [path for row in rows
                if not (path := code_path(run_dir / "candidates" / f"{row['id']:04d}", int(row["attempt"]))).is_file()]
     if missing:
-        shown = ", ".join(str(path) for path in missing[:3])
-        raise StoreError(f"{len(missing)} trained candidate model file(s) missing from {run_dir}: {shown}"
+        first_paths = ", ".join(str(path) for path in missing[:3])
+        raise StoreError(f"{len(missing)} trained candidate model file(s) missing from {run_dir}: {first_paths}"
                          f"{' ...' if len(missing) > 3 else ''}; copy the run directory with its candidates/ folder")
 
 

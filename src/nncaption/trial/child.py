@@ -7,7 +7,7 @@ Two modes, chosen by `request["mode"]`:
   (`trial.resume_state`) and send the val hypotheses. The parent scores them and writes
   its verdict (`trial.control`) before the next epoch. With `resume_after` in the request,
   the child skips the checks, loads the resume state, sends the saved epoch's record
-  again and trains on from the next epoch; it starts afresh when the state cannot be used.
+  again and trains on from the next epoch. When the state cannot be used, it starts afresh.
 - `evaluate`: build Net, load one checkpoint and send the hypotheses of one split.
 Records sent to the parent: `phase`, `built`, `checks`, `costs`, `resumed`, `epoch`,
 `stopped`, `result` and `error`. The parent never receives references from here and the child
@@ -168,8 +168,9 @@ def _resume(request: dict[str, Any], channel: Any, model: torch.nn.Module, prm: 
             device: torch.device) -> dict[str, Any] | None:
     """Call train_setup and load the resume state into the Net.
 
-    Sends a `resumed` record with the epoch of the state, or with epoch 0 and the reason
-    when the state is missing, unreadable or does not fit; then returns None.
+    Sends a `resumed` record with the epoch of the state. When the state is missing,
+    unreadable or does not fit, the record has epoch 0 and the reason, and the function
+    returns None.
     """
     channel.send({"type": "phase", "name": "resume"})
     try:

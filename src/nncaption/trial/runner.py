@@ -160,10 +160,10 @@ class _TrialState:
         if not entries and self.setup is not None:
             self.spent_before = float(self.setup["elapsed_s"])
         self.started = self.run_started - self.spent_before
-        self.epoch_mark = time.monotonic()  # when the current epoch began, as the parent sees it
+        self.epoch_mark = time.monotonic()  # when the current epoch began, by the parent's clock
 
     def resume_from_journal(self) -> int | None:
-        """Take over the journaled epochs and return how many there are. Return None, with a warning, without a usable journal."""
+        """Take over the journaled epochs and return how many there are. Without a usable journal, log a warning and return None."""
         self.setup = journal.read_setup(self.trial_dir)
         if self.setup is None:
             log.warning("trial %s: no epoch journal from an earlier run, so training starts from epoch 1", self.trial_dir)
@@ -294,8 +294,8 @@ def run_trial(
     after a crash of its own keeps it until the outcome is stored, then calls
     `discard_resume_state`.
 
-    `gpu` runs the trial on that one GPU, named as CUDA_VISIBLE_DEVICES names it: the trial
-    process sees only it, as `cuda`. None leaves the device to `config.trial.device`.
+    `gpu` runs the trial on that one GPU, named as CUDA_VISIBLE_DEVICES names it. It is the
+    only GPU visible to the trial process, as `cuda`. None leaves the device to `config.trial.device`.
     """
     check_trial_config(config)
     trial_dir.mkdir(parents=True, exist_ok=True)
